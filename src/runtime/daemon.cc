@@ -1,0 +1,118 @@
+#include "daemon.h"
+
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <string_view>
+#include <utility>
+
+namespace strowger::runtime {
+namespace {
+
+std::string listenList(const Config& config) {
+  std::string out;
+  for (const ListenAddress& address : config.server.listen) {
+    if (!out.empty()) out += ", ";
+    out += address.toString();
+  }
+  return out;
+}
+
+std::string workersText(const Config& config) {
+  const unsigned count = effectiveWorkers(config.server);
+  std::string out = std::to_string(count) + (count == 1 ? " worker" : " workers");
+  if (config.server.workers == kWorkersAuto) out += " (auto)";
+  return out;
+}
+
+std::string_view signalName(int signal) {
+  switch (signal) {
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGINT:
+      return "SIGINT";
+    case SIGHUP:
+      return "SIGHUP";
+    default:
+      return "a signal";
+  }
+}
+
+}  // namespace
+
+Daemon::Daemon(std::string configPath, ConfigOverrides overrides,
+               std::shared_ptr<const Config> config, Logging& logging)
+    : configPath_(std::move(configPath)),
+      overrides_(overrides),
+      logging_(logging),
+      config_(std::move(config)),
+      signals_(io_, SIGTERM, SIGINT, SIGHUP) {}
+
+int Daemon::run() {
+  awaitSignal();
+  const std::shared_ptr<const Config> config = config_.load();
+  spdlog::info("strowger {} ready: config {}, listen {}, {}", STROWGER_VERSION, configPath_,
+               listenList(*config), workersText(*config));
+  io_.run();
+  spdlog::info("strowger {} stopped", STROWGER_VERSION);
+  return 0;
+}
+
+void Daemon::awaitSignal() {
+  signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
+    if (ec) return;  // cancelled on the way out
+    onSignal(signal);
+  });
+}
+
+void Daemon::onSignal(int signal) {
+  if (signal == SIGHUP) {
+    reload();
+    awaitSignal();
+    return;
+  }
+  spdlog::info("{} received, stopping", signalName(signal));
+  signals_.cancel();
+  io_.stop();
+}
+
+void Daemon::reload() {
+  spdlog::info("SIGHUP received, reloading {}", configPath_);
+  Expected<Config, ConfigErrors> loaded = loadConfigFile(configPath_);
+  if (!loaded) {
+    for (const ConfigError& error : loaded.error())
+      spdlog::error("{}", error.toString());
+    spdlog::error("reload failed: {} has {} error{}; the running configuration stays in service",
+                  configPath_, loaded.error().size(), loaded.error().size() == 1 ? "" : "s");
+    return;
+  }
+  Config next = std::move(loaded).value();
+  applyOverrides(next, overrides_);
+
+  const std::shared_ptr<const Config> current = config_.load();
+  const Config::Log& oldLog = current->server.log;
+  const Config::Log& newLog = next.server.log;
+  if (newLog.target != oldLog.target || newLog.file != oldLog.file) {
+    // Said where the operator is looking now; the following lines go to the new place.
+    spdlog::info("log output moves to {}{}{}", logTargetName(newLog.target),
+                 newLog.file.empty() ? "" : " ", newLog.file);
+  }
+  if (Expected<void, std::string> applied = logging_.apply(next.server.log); !applied) {
+    spdlog::error("reload failed: {}; the running configuration stays in service", applied.error());
+    return;
+  }
+  // Sockets and worker threads are set up once, at start. The values in service stay the ones
+  // started with, so that config() keeps describing what actually runs, and the operator is told.
+  if (next.server.listen != current->server.listen) {
+    spdlog::warn("server.listen changed; the new addresses take effect at the next restart");
+    next.server.listen = current->server.listen;
+  }
+  if (next.server.workers != current->server.workers) {
+    spdlog::warn("server.workers changed; the new count takes effect at the next restart");
+    next.server.workers = current->server.workers;
+  }
+  config_.store(std::make_shared<const Config>(std::move(next)));
+  spdlog::info("configuration reloaded from {}; the new configuration is in service", configPath_);
+}
+
+}  // namespace strowger::runtime

@@ -1,0 +1,46 @@
+// The running daemon: owns the configuration in service and reacts to signals. SIGHUP replaces the
+// configuration only with one that loaded and validated completely; SIGTERM and SIGINT stop.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "logging.h"
+#include "strowger/runtime/config.h"
+
+namespace strowger::runtime {
+
+class Daemon {
+ public:
+  // `config` must have come from loadConfigFile(configPath) with `overrides` applied, and
+  // `logging` must already follow its log section.
+  Daemon(std::string configPath, ConfigOverrides overrides, std::shared_ptr<const Config> config,
+         Logging& logging);
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Serves until SIGTERM or SIGINT; returns the process exit status.
+  int run();
+
+  // The configuration in service. Readers keep the pointer for as long as they need one
+  // consistent view; a reload never changes a Config in place.
+  std::shared_ptr<const Config> config() const { return config_.load(); }
+
+ private:
+  void awaitSignal();
+  void onSignal(int signal);
+  void reload();
+
+  std::string configPath_;
+  ConfigOverrides overrides_;
+  Logging& logging_;
+  std::atomic<std::shared_ptr<const Config>> config_;
+  boost::asio::io_context io_;
+  boost::asio::signal_set signals_;
+};
+
+}  // namespace strowger::runtime
