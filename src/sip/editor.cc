@@ -14,7 +14,7 @@ MessageEditor::MessageEditor(const Message& message) : message_(&message) {
   std::string_view bytes = message.bytes();
   if (!bytes.empty() && message.headersEndOffset() == message.bodyOffset()) {
     std::size_t n = bytes.size();
-    if (bytes[n - 1] != '\n') splice(n, n, {"\r\n"});
+    if (bytes[n - 1] != '\n') lineEndSplice_ = static_cast<std::ptrdiff_t>(splice(n, n, {"\r\n"}));
     splice(n, n, {"\r\n"}, kTerminator);
   }
 }
@@ -58,8 +58,16 @@ void MessageEditor::setRequestUri(std::string_view uri) {
   splice(begin, begin + current.size(), {uri});
 }
 
+void MessageEditor::forgetLineEndOf(const HeaderField& header) {
+  if (lineEndSplice_ != kNone && header.lineEnd == message_->bytes().size()) {
+    std::size_t n = message_->bytes().size();
+    resplice(static_cast<std::size_t>(lineEndSplice_), n, n, {});
+  }
+}
+
 void MessageEditor::removeHeader(const HeaderField& header) {
   splice(header.lineBegin, header.lineEnd, {});
+  forgetLineEndOf(header);
 }
 
 void MessageEditor::removeListElement(const HeaderField& header, std::string_view element) {
@@ -81,6 +89,7 @@ void MessageEditor::removeListElement(const HeaderField& header, std::string_vie
   });
   if (remaining.empty()) {
     resplice(edit->splice, header.lineBegin, header.lineEnd, {});  // it was the last element
+    forgetLineEndOf(header);
   } else {
     std::size_t begin = offsetOf(header.value);
     resplice(edit->splice, begin, begin + header.value.size(), remaining);

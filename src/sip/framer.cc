@@ -26,7 +26,7 @@ std::size_t findHeaderEnd(std::string_view b, std::size_t from) {
 }
 
 // The Content-Length of a complete header section: nullopt if absent, -1 if malformed or
-// repeated with different values.
+// repeated.
 std::optional<int64_t> findContentLength(std::string_view headers) {
   std::optional<int64_t> found;
   std::size_t line = 0;
@@ -50,7 +50,7 @@ std::optional<int64_t> findContentLength(std::string_view headers) {
     if (i == text.size() || text[i] != ':') return -1;
     auto value = parseUnsigned(trimLws(text.substr(i + 1)), 0xFFFFFFFFu);
     if (!value) return -1;
-    if (found && *found != static_cast<int64_t>(*value)) return -1;
+    if (found) return -1;  // repeated: refused, as Message::parse does (RFC 4475 §3.3.9)
     found = static_cast<int64_t>(*value);
   }
   return found;

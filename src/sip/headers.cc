@@ -105,11 +105,12 @@ std::optional<uint16_t> parseQValue(std::string_view q) {
 template <class T>
 Expected<void, ParseError> parseAuthParams(std::string_view rest, T& out, ParseErrc code,
                                            std::string_view reason, bool strict) {
+  bool valueless = false;
   bool ok = forEachListElement(rest, [&](std::string_view element) {
     if (element.empty()) return;
     auto eq = element.find('=');
     if (eq == std::string_view::npos) {
-      if (strict) code = code == ParseErrc::kNone ? code : code, strict = strict;
+      valueless = true;  // legal in other schemes (e.g. a token68 blob), not in Digest
       out.params.push_back({element, {}, false});
       return;
     }
@@ -130,7 +131,7 @@ Expected<void, ParseError> parseAuthParams(std::string_view rest, T& out, ParseE
     }
     out.params.push_back(p);
   });
-  if (!ok) return unexpected(err(code, reason));
+  if (!ok || (strict && valueless)) return unexpected(err(code, reason));
   if (strict) {
     for (const AuthParam& p : out.params) {
       if (!chars::allToken(p.name)) return unexpected(err(code, reason));

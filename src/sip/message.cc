@@ -173,6 +173,22 @@ Expected<void, ParseError> Message::parseStartLine(std::string_view line) {
 
 Expected<void, ParseError> Message::parse(std::string_view input, Framing framing,
                                           const ParseLimits& limits) {
+  return index(input, framing, limits, false);
+}
+
+Expected<void, ParseError> Message::parseForReply(std::string_view input,
+                                                  const ParseLimits& limits) {
+  if (input.size() > limits.maxMessageBytes) input = input.substr(0, limits.maxMessageBytes);
+  auto r = index(input, Framing::kDatagram, limits, true);
+  if (r && !isRequest_) {
+    reset();
+    return unexpected(err(ParseErrc::kBadStartLine, "Not a request"));
+  }
+  return r;
+}
+
+Expected<void, ParseError> Message::index(std::string_view input, Framing framing,
+                                          const ParseLimits& limits, bool lenient) {
   reset();
   auto fail = [this](ParseError e) {
     reset();
@@ -193,8 +209,12 @@ Expected<void, ParseError> Message::parse(std::string_view input, Framing framin
   std::size_t lf = findLf(b, 0);
   if (lf == std::string_view::npos) return fail(err(ParseErrc::kTruncated, "Truncated message"));
   std::size_t lineEnd = (lf > 0 && b[lf - 1] == '\r') ? lf - 1 : lf;
-  if (lineEnd > limits.maxLineBytes) return fail(err(ParseErrc::kLineTooLong, "Line Too Long"));
-  if (auto r = parseStartLine(b.substr(0, lineEnd)); !r) return fail(r.error());
+  if (lineEnd > limits.maxLineBytes && !lenient) {
+    return fail(err(ParseErrc::kLineTooLong, "Line Too Long"));
+  }
+  if (auto r = parseStartLine(b.substr(0, lineEnd)); !r) {
+    if (!lenient || !isRequest_) return fail(r.error());
+  }
 
   // Header lines, each with its folded continuations (lines starting with SP or HTAB).
   std::size_t p = lf + 1;
@@ -212,6 +232,7 @@ Expected<void, ParseError> Message::parse(std::string_view input, Framing framin
       break;
     }
     if (c == ' ' || c == '\t') {
+      if (lenient) break;
       return fail(err(ParseErrc::kBadHeaderLine, "Bad header line"));
     }
     const std::size_t lineBegin = p;
@@ -225,16 +246,21 @@ Expected<void, ParseError> Message::parse(std::string_view input, Framing framin
     std::size_t contentEnd = eol == std::string_view::npos ? n : eol;
     if (contentEnd > lineBegin && b[contentEnd - 1] == '\r') --contentEnd;
     if (contentEnd - lineBegin > limits.maxLineBytes) {
+      if (lenient) break;
       return fail(err(ParseErrc::kLineTooLong, "Header Too Long"));
     }
     if (headers_.size() >= limits.maxHeaders) {
+      if (lenient) break;
       return fail(err(ParseErrc::kTooManyHeaders, "Too Many Headers"));
     }
     // header-name HCOLON: a token, optional SP/HTAB, ':'. The colon is found with memchr; a
     // name that matches a known header is a valid token, so only unknown names are checked
     // character by character.
     const void* colonPtr = std::memchr(b.data() + lineBegin, ':', contentEnd - lineBegin);
-    if (!colonPtr) return fail(err(ParseErrc::kBadHeaderLine, "Bad header line"));
+    if (!colonPtr) {
+      if (lenient) break;
+      return fail(err(ParseErrc::kBadHeaderLine, "Bad header line"));
+    }
     const std::size_t colon =
         static_cast<std::size_t>(static_cast<const char*>(colonPtr) - b.data());
     std::size_t nameEnd = colon;
@@ -244,6 +270,7 @@ Expected<void, ParseError> Message::parse(std::string_view input, Framing framin
     h.name = b.substr(lineBegin, nameEnd - lineBegin);
     h.id = headerIdFromName(h.name);
     if (h.id == HeaderId::kOther && !chars::allToken(h.name)) {
+      if (lenient) break;
       return fail(err(ParseErrc::kBadHeaderLine, "Bad header line"));
     }
     h.value = trimLws(b.substr(colon + 1, contentEnd - colon - 1));
@@ -268,7 +295,9 @@ Expected<void, ParseError> Message::parse(std::string_view input, Framing framin
 
   // Body: Content-Length octets; without it, the rest of a datagram (RFC 3261 §18.3).
   std::size_t bodyLength = n - bodyStart;
-  if (uint16_t cl = first_[idx(HeaderId::kContentLength)]; cl != kNoHeader) {
+  if (lenient) {
+    bodyLength = 0;  // the reply needs headers only
+  } else if (uint16_t cl = first_[idx(HeaderId::kContentLength)]; cl != kNoHeader) {
     auto length = parseContentLength(headers_[cl].value);
     if (!length) return fail(length.error());
     // A repeated Content-Length makes the framing ambiguous: refuse it (RFC 4475 §3.3.9).

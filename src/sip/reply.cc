@@ -15,36 +15,52 @@ void appendLine(std::string& out, std::string_view name, std::string_view value)
   out.append(name).append(": ").append(value).append("\r\n");
 }
 
-// The top Via as the transport saw it: `received` when the packet came from elsewhere than the
-// sent-by says (RFC 3261 §18.2.1), always with rport (RFC 3581 §4), and the rport value filled in.
-void appendTopVia(std::string& out, const Message& request, const HeaderField& h,
-                  const ReplyOptions& options) {
-  const auto& via = request.topVia();
-  if (!options.receivedIp || !via) {
-    appendLine(out, "Via", h.value);
-    return;
-  }
-  std::string_view value = h.value;
+}  // namespace
+
+bool topViaAsReceived(const Message& message, std::string_view sourceIp, uint16_t sourcePort,
+                      std::string& out, bool forceRport) {
+  const HeaderField* h = message.find(HeaderId::kVia);
+  const auto& via = message.topVia();
+  if (!h || !via) return false;
+  std::string_view value = h->value;
   const char* base = value.data();
   std::size_t elementEnd = static_cast<std::size_t>(via->raw.data() - base) + via->raw.size();
   std::size_t rportNameEnd = std::string_view::npos;
-  if (via->hasRport && !via->rport && options.receivedPort) {
+  if (via->hasRport && !via->rport && sourcePort != 0) {
     if (auto p = via->params.find("rport")) {
       rportNameEnd = static_cast<std::size_t>(p->name.data() - base) + p->name.size();
     }
   }
-  bool addReceived =
-      via->received.empty() && (via->hasRport || via->sentBy.host != *options.receivedIp);
-  out.append("Via: ");
+  bool addRport = forceRport && !via->hasRport && sourcePort != 0;
+  bool addReceived = via->received.empty() &&
+                     (via->hasRport || addRport || via->sentBy.host != sourceIp);
+  if (!addReceived && !addRport && rportNameEnd == std::string_view::npos) return false;
   if (rportNameEnd != std::string_view::npos) {
     out.append(value.substr(0, rportNameEnd)).append("=");
-    appendNumber(out, *options.receivedPort);
+    appendNumber(out, sourcePort);
     out.append(value.substr(rportNameEnd, elementEnd - rportNameEnd));
   } else {
     out.append(value.substr(0, elementEnd));
   }
-  if (addReceived) out.append(";received=").append(*options.receivedIp);
-  out.append(value.substr(elementEnd)).append("\r\n");
+  if (addReceived) out.append(";received=").append(sourceIp);
+  if (addRport) {
+    out.append(";rport=");
+    appendNumber(out, sourcePort);
+  }
+  out.append(value.substr(elementEnd));
+  return true;
+}
+
+namespace {
+
+void appendTopVia(std::string& out, const Message& request, const HeaderField& h,
+                  const ReplyOptions& options) {
+  out.append("Via: ");
+  if (!options.receivedIp ||
+      !topViaAsReceived(request, *options.receivedIp, options.receivedPort.value_or(0), out)) {
+    out.append(h.value);
+  }
+  out.append("\r\n");
 }
 
 }  // namespace

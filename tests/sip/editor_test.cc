@@ -36,10 +36,12 @@ std::string cat(std::initializer_list<std::string_view> parts) {
 const std::string kBase =
     cat({kStartLine, kMaxForwards, kVia, kRoute, kTo, kFrom, kCallId, kCSeq, kContentLength, kEnd});
 
-// Parses `bytes` (which must outlive the returned message) or fails the test.
-void parseInto(Message& m, std::string_view bytes, Framing framing = Framing::kDatagram) {
+// Parses `bytes` (which must outlive the message) into `m`.
+::testing::AssertionResult parsed(Message& m, std::string_view bytes,
+                                  Framing framing = Framing::kDatagram) {
   auto r = m.parse(bytes, framing);
-  ASSERT_TRUE(r.hasValue()) << "parse failed (" << r.error().reason << "):\n" << bytes;
+  if (r) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "parse failed (" << r.error().reason << "):\n" << bytes;
 }
 
 // The serialized output, after checking that size() predicts it.
@@ -51,7 +53,7 @@ std::string serialized(const MessageEditor& editor) {
 
 class SipEditor : public ::testing::Test {
  protected:
-  void SetUp() override { parseInto(message_, original_); }
+  void SetUp() override { ASSERT_TRUE(parsed(message_, original_)); }
   const HeaderField& header(HeaderId id) {
     const HeaderField* h = message_.find(id);
     EXPECT_NE(h, nullptr);
@@ -82,7 +84,7 @@ TEST(SipEditorCases, PrependViaWithSeveralViasAndWithNone) {
       cat({"SIP/2.0 200 OK\r\n", "v: SIP/2.0/UDP a.example.com;branch=z9hG4bK1\r\n",
            "Via: SIP/2.0/UDP b.example.com;branch=z9hG4bK2\r\n", "Content-Length: 0\r\n", "\r\n"});
   Message m;
-  parseInto(m, twoVias);
+  ASSERT_TRUE(parsed(m, twoVias));
   MessageEditor editor(m);
   editor.prependVia("SIP/2.0/TCP c.example.com;branch=z9hG4bK3");
   EXPECT_EQ(
@@ -93,7 +95,7 @@ TEST(SipEditorCases, PrependViaWithSeveralViasAndWithNone) {
 
   const std::string noVia = "OPTIONS sip:example.com SIP/2.0\r\nCall-ID: x\r\n\r\n";
   Message bare;
-  parseInto(bare, noVia);
+  ASSERT_TRUE(parsed(bare, noVia));
   MessageEditor first(bare);
   first.prependVia("SIP/2.0/UDP p.example.com;branch=z9hG4bK4");
   EXPECT_EQ(serialized(first),
@@ -119,7 +121,7 @@ TEST(SipEditorCases, AddRecordRouteAboveExistingRecordRoute) {
       "Record-Route: <sip:rr2.example.com;lr>\r\n"
       "\r\n";
   Message m;
-  parseInto(m, input);
+  ASSERT_TRUE(parsed(m, input));
   MessageEditor editor(m);
   editor.addRecordRoute("<sip:proxy.example.com;lr>");
   EXPECT_EQ(serialized(editor),
@@ -142,7 +144,7 @@ TEST_F(SipEditor, SetRequestUri) {
 TEST(SipEditorCases, SetRequestUriOnAResponseDoesNothing) {
   const std::string input = "SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n";
   Message m;
-  parseInto(m, input);
+  ASSERT_TRUE(parsed(m, input));
   MessageEditor editor(m);
   editor.setRequestUri("sip:x@example.com");
   EXPECT_EQ(serialized(editor), input);
@@ -164,7 +166,7 @@ TEST(SipEditorCases, RemoveFoldedHeader) {
       "Call-ID: x\r\n"
       "\r\n";
   Message m;
-  parseInto(m, input);
+  ASSERT_TRUE(parsed(m, input));
   MessageEditor editor(m);
   editor.removeHeader(*m.find(HeaderId::kSubject));
   EXPECT_EQ(serialized(editor),
@@ -211,7 +213,7 @@ TEST(SipEditorCases, RemoveOnlyListElementRemovesTheLine) {
       "Call-ID: x\r\n"
       "\r\n";
   Message m;
-  parseInto(m, input);
+  ASSERT_TRUE(parsed(m, input));
   ASSERT_TRUE(m.routes().hasValue());
   ASSERT_EQ(m.routes()->size(), 1u);
   MessageEditor editor(m);
@@ -229,7 +231,7 @@ TEST(SipEditorCases, RemoveListElementAcrossAFold) {
       " <sip:p2.example.com;lr>\r\n"
       "\r\n";
   Message m;
-  parseInto(m, input);
+  ASSERT_TRUE(parsed(m, input));
   ASSERT_TRUE(m.routes().hasValue());
   ASSERT_EQ(m.routes()->size(), 2u);
   MessageEditor editor(m);
@@ -249,7 +251,7 @@ TEST(SipEditorCases, RemoveEveryElementOfAListRemovesTheLine) {
       "Call-ID: x\r\n"
       "\r\n";
   Message m;
-  parseInto(m, input);
+  ASSERT_TRUE(parsed(m, input));
   ASSERT_TRUE(m.routes().hasValue());
   ASSERT_EQ(m.routes()->size(), 2u);
   MessageEditor editor(m);
@@ -259,6 +261,52 @@ TEST(SipEditorCases, RemoveEveryElementOfAListRemovesTheLine) {
   EXPECT_EQ(serialized(editor),
             "INVITE sip:bob@example.com SIP/2.0\r\n"
             "Call-ID: x\r\n"
+            "\r\n");
+}
+
+TEST_F(SipEditor, RemoveFirstAndLastListElements) {
+  const auto& routes = message_.routes();
+  ASSERT_TRUE(routes.hasValue());
+  MessageEditor editor(message_);
+  editor.removeListElement(header(HeaderId::kRoute), (*routes)[2].raw);
+  editor.removeListElement(header(HeaderId::kRoute), (*routes)[0].raw);
+  EXPECT_EQ(serialized(editor),
+            cat({kStartLine, kMaxForwards, kVia, "Route: <sip:p2.example.com;lr>\r\n", kTo, kFrom,
+                 kCallId, kCSeq, kContentLength, kEnd}));
+}
+
+TEST_F(SipEditor, RemoveMiddleAndLastListElements) {
+  const auto& routes = message_.routes();
+  ASSERT_TRUE(routes.hasValue());
+  MessageEditor editor(message_);
+  editor.removeListElement(header(HeaderId::kRoute), (*routes)[1].raw);
+  editor.removeListElement(header(HeaderId::kRoute), (*routes)[2].raw);
+  EXPECT_EQ(serialized(editor),
+            cat({kStartLine, kMaxForwards, kVia, "Route: <sip:p1.example.com;lr>\r\n", kTo, kFrom,
+                 kCallId, kCSeq, kContentLength, kEnd}));
+}
+
+TEST(SipEditorCases, RemoveListElementsOfTwoHeaders) {
+  const std::string input =
+      "INVITE sip:bob@example.com SIP/2.0\r\n"
+      "Route: \"Edge, West\" <sip:p1.example.com;lr>, <sip:p2.example.com;lr>\r\n"
+      "Call-ID: x\r\n"
+      "Route: <sip:p3.example.com;lr>, <sip:p4.example.com;lr>\r\n"
+      "\r\n";
+  Message m;
+  ASSERT_TRUE(parsed(m, input));
+  ASSERT_TRUE(m.routes().hasValue());
+  ASSERT_EQ(m.routes()->size(), 4u);
+  const HeaderField& first = *m.find(HeaderId::kRoute);
+  const HeaderField& second = *m.next(first);
+  MessageEditor editor(m);
+  editor.removeListElement(first, (*m.routes())[1].raw);
+  editor.removeListElement(second, (*m.routes())[2].raw);
+  EXPECT_EQ(serialized(editor),
+            "INVITE sip:bob@example.com SIP/2.0\r\n"
+            "Route: \"Edge, West\" <sip:p1.example.com;lr>\r\n"
+            "Call-ID: x\r\n"
+            "Route: <sip:p4.example.com;lr>\r\n"
             "\r\n");
 }
 
@@ -276,7 +324,7 @@ TEST(SipEditorCases, ReplaceHeaderValueKeepsTheNameAsWritten) {
       "X-Folded: a,\r\n b\r\n"
       "\r\n";
   Message m;
-  parseInto(m, input);
+  ASSERT_TRUE(parsed(m, input));
   MessageEditor editor(m);
   editor.replaceHeaderValue(*m.find(HeaderId::kCallId), "new-id");
   editor.replaceHeaderValue(*m.find("X-Folded"), "c");
@@ -294,6 +342,18 @@ TEST_F(SipEditor, InsertBefore) {
   EXPECT_EQ(serialized(editor),
             cat({kStartLine, kMaxForwards, kVia, kRoute, "X-A: 1\r\n", "X-B: 2\r\n", kTo, kFrom,
                  kCallId, kCSeq, kContentLength, kEnd}));
+}
+
+TEST_F(SipEditor, InsertBeforeAHeaderThatIsRemoved) {
+  // An insert at the start of a removed line survives the removal, whatever the call order.
+  MessageEditor editor(message_);
+  editor.removeHeader(header(HeaderId::kMaxForwards));
+  editor.insertBefore(header(HeaderId::kMaxForwards), "Max-Forwards", "10");
+  editor.prependVia("SIP/2.0/UDP proxy.example.com;branch=z9hG4bKp1");
+  editor.removeHeader(header(HeaderId::kVia));
+  EXPECT_EQ(serialized(editor), cat({kStartLine, "Max-Forwards: 10\r\n",
+                                     "Via: SIP/2.0/UDP proxy.example.com;branch=z9hG4bKp1\r\n",
+                                     kRoute, kTo, kFrom, kCallId, kCSeq, kContentLength, kEnd}));
 }
 
 TEST_F(SipEditor, PrependHeader) {
@@ -317,7 +377,7 @@ TEST_F(SipEditor, AppendHeader) {
 TEST(SipEditorCases, AppendHeaderAfterALastLineWithoutLineEnd) {
   const std::string input = "OPTIONS sip:example.com SIP/2.0\r\nCall-ID: x";
   Message m;
-  parseInto(m, input);
+  ASSERT_TRUE(parsed(m, input));
   MessageEditor editor(m);
   editor.appendHeader("X-A", "1");
   const std::string out = serialized(editor);
@@ -351,7 +411,7 @@ TEST(SipEditorCases, SetBodyReplacesBodyAndContentType) {
       "\r\n"
       "helloTRAILING";
   Message m;
-  parseInto(m, input);
+  ASSERT_TRUE(parsed(m, input));
   ASSERT_EQ(m.trailingBytes(), 8u);
   MessageEditor editor(m);
   editor.setBody("<b>hi</b>", "text/html");
@@ -378,7 +438,7 @@ TEST(SipEditorCases, SetBodyWithoutContentLength) {
       "\r\n"
       "old";
   Message m;
-  parseInto(m, input);
+  ASSERT_TRUE(parsed(m, input));
   MessageEditor editor(m);
   editor.setBody("new body", "text/plain");
   EXPECT_EQ(serialized(editor),
@@ -397,7 +457,7 @@ TEST(SipEditorCases, SetBodyOnADatagramWithoutEmptyLine) {
       "MESSAGE sip:bob@example.com SIP/2.0\r\n"
       "Call-ID: x\r\n";
   Message m;
-  parseInto(m, input);
+  ASSERT_TRUE(parsed(m, input));
   MessageEditor editor(m);
   editor.setBody("hello", "text/plain");
   const std::string out = serialized(editor);
@@ -420,7 +480,7 @@ TEST(SipEditorCases, EnsureContentLengthOnADatagram) {
       "\r\n"
       "abc";
   Message m;
-  parseInto(m, input);
+  ASSERT_TRUE(parsed(m, input));
   ASSERT_FALSE(m.hasContentLength());
   MessageEditor editor(m);
   editor.ensureContentLength();
@@ -450,7 +510,7 @@ TEST(SipEditorCases, EnsureContentLengthOnADatagramWithoutEmptyLine) {
       "Call-ID: x\r\n"
       "CSeq: 1 OPTIONS\r\n";
   Message m;
-  parseInto(m, input);
+  ASSERT_TRUE(parsed(m, input));
   MessageEditor editor(m);
   editor.ensureContentLength();
   const std::string out = serialized(editor);
@@ -471,7 +531,7 @@ TEST(SipEditorCases, EnsureContentLengthThenSetBodyKeepsOneContentLength) {
       "\r\n"
       "abc";
   Message m;
-  parseInto(m, input);
+  ASSERT_TRUE(parsed(m, input));
   MessageEditor editor(m);
   editor.ensureContentLength();
   editor.setBody("hello");
@@ -502,6 +562,26 @@ TEST_F(SipEditor, SetBodyTwiceStaysConsistent) {
   EXPECT_EQ(*again.contentLength(), again.body().size());
   EXPECT_EQ(again.trailingBytes(), 0u) << out;
   EXPECT_EQ(again.body(), "second!") << out;
+}
+
+TEST(SipEditorCases, SetBodyTwiceReplacesAnExistingBody) {
+  const std::string input =
+      "MESSAGE sip:bob@example.com SIP/2.0\r\n"
+      "Content-Type: text/plain\r\n"
+      "Content-Length: 5\r\n"
+      "\r\n"
+      "hello";
+  Message m;
+  ASSERT_TRUE(parsed(m, input));
+  MessageEditor editor(m);
+  editor.setBody("first", "text/html");
+  editor.setBody("the second", "application/json");
+  EXPECT_EQ(serialized(editor),
+            "MESSAGE sip:bob@example.com SIP/2.0\r\n"
+            "Content-Type: application/json\r\n"
+            "Content-Length: 10\r\n"
+            "\r\n"
+            "the second");
 }
 
 TEST_F(SipEditor, SeveralEditsCombined) {
@@ -582,7 +662,7 @@ TEST(SipEditorCases, LeadingCrlfsAndTrailingBytesAreNotCopied) {
       "\r\n"
       "hiJUNK";
   Message m;
-  parseInto(m, input);
+  ASSERT_TRUE(parsed(m, input));
   MessageEditor untouched(m);
   EXPECT_EQ(serialized(untouched),
             "MESSAGE sip:bob@example.com SIP/2.0\r\n"
@@ -612,6 +692,30 @@ TEST_F(SipEditor, EditorsAreIndependent) {
             cat({kStartLine, kVia, kRoute, kTo, kFrom, kCallId, kCSeq, kContentLength, kEnd}));
   EXPECT_EQ(serialized(b), cat({kStartLine, kMaxForwards, kVia, kRoute, kTo, kFrom, kCallId, kCSeq,
                                 kContentLength, "X-B: 1\r\n", kEnd}));
+}
+
+TEST(SipEditorCases, RemovingAnUnterminatedLastLineLeavesNoStrayLineEnd) {
+  // The last header has neither its CRLF nor an empty line after it (tolerated on input). The
+  // editor completes it; removing that line must remove the completion too, or the output would
+  // carry a two-octet body.
+  const std::string input =
+      "OPTIONS sip:a@example.com SIP/2.0\r\n"
+      "Call-ID: x\r\n"
+      "To: <sip:a@example.com>";
+  Message m;
+  ASSERT_TRUE(parsed(m, input));
+  MessageEditor editor(m);
+  editor.removeHeader(*m.find(HeaderId::kTo));
+  EXPECT_EQ(serialized(editor),
+            "OPTIONS sip:a@example.com SIP/2.0\r\n"
+            "Call-ID: x\r\n"
+            "\r\n");
+  MessageEditor kept(m);
+  EXPECT_EQ(serialized(kept),
+            "OPTIONS sip:a@example.com SIP/2.0\r\n"
+            "Call-ID: x\r\n"
+            "To: <sip:a@example.com>\r\n"
+            "\r\n");
 }
 
 }  // namespace

@@ -98,6 +98,30 @@ TEST(SipHeaderId, NonTokenBytesNeverMatchAKnownName) {
   EXPECT_EQ(headerIdFromName("Content_Length"), HeaderId::kOther);
 }
 
+TEST(SipHeaderId, OnlyLetterCaseIsFolded) {
+  // Every byte value at every position of every known name: the name still maps to its id only
+  // when the byte is the same letter in either case (or the very same non-letter).
+  for (std::size_t i = 1; i < kHeaderIdCount; ++i) {
+    auto id = static_cast<HeaderId>(i);
+    const std::string name(canonicalHeaderName(id));
+    for (std::size_t pos = 0; pos < name.size(); ++pos) {
+      const auto original = static_cast<unsigned char>(name[pos]);
+      for (int b = 0; b < 256; ++b) {
+        std::string mutated = name;
+        mutated[pos] = static_cast<char>(b);
+        const bool sameLetter =
+            std::tolower(b) == std::tolower(original) && (std::isalpha(original) || b == original);
+        const HeaderId got = headerIdFromName(mutated);
+        if (sameLetter) {
+          EXPECT_EQ(got, id) << name << " byte " << pos << " = " << b;
+        } else {
+          EXPECT_NE(got, id) << name << " byte " << pos << " = " << b;
+        }
+      }
+    }
+  }
+}
+
 TEST(SipHeaderId, CanonicalNames) {
   EXPECT_EQ(canonicalHeaderName(HeaderId::kOther), "");
   EXPECT_EQ(canonicalHeaderName(HeaderId::kVia), "Via");

@@ -718,7 +718,7 @@ TEST(SipCredentials, UnknownSchemeIsKept) {
 
 TEST(SipCredentials, Errors) {
   for (std::string_view bad : {""sv, R"(Digest user name="bob")"sv, R"(Digest username="bob)"sv,
-                               R"(Digest,username="bob")"sv}) {
+                               R"(Digest,username="bob")"sv, R"(Digest username="bob", stale)"sv}) {
     auto r = parseCredentials(bad);
     ASSERT_FALSE(r.hasValue()) << bad;
     EXPECT_EQ(r.error().code, ParseErrc::kBadAuthorization) << bad;

@@ -695,6 +695,32 @@ TEST(SipMessage, TopViaParsesOnlyTheFirstViaParm) {
   EXPECT_EQ(badFirst.topVia().error().code, ParseErrc::kBadVia);
 }
 
+TEST(SipMessage, TopViaWithAQuotedComma) {
+  // A comma inside a quoted parameter value does not end the first via-parm.
+  Message m;
+  ASSERT_TRUE(m.parse("OPTIONS sip:example.com SIP/2.0\r\n"
+                      "Via: SIP/2.0/UDP a.example.com;x=\"1,2\";branch=z9hG4bK1, "
+                      "SIP/2.0/UDP b.example.com;branch=z9hG4bK2\r\n"
+                      "\r\n")
+                  .hasValue());
+  ASSERT_TRUE(m.topVia().hasValue());
+  EXPECT_EQ(m.topVia()->sentBy.host, "a.example.com");
+  EXPECT_EQ(m.topVia()->branch, "z9hG4bK1");
+  EXPECT_EQ(m.topVia()->params.get("x"), "\"1,2\"");
+  ASSERT_TRUE(m.vias().hasValue());
+  ASSERT_EQ(m.vias()->size(), 2u);
+  EXPECT_EQ((*m.vias())[1].branch, "z9hG4bK2");
+
+  Message unbalanced;
+  ASSERT_TRUE(unbalanced
+                  .parse("OPTIONS sip:example.com SIP/2.0\r\n"
+                         "Via: SIP/2.0/UDP a.example.com;x=\"1,2;branch=z9hG4bK1\r\n"
+                         "\r\n")
+                  .hasValue());
+  ASSERT_FALSE(unbalanced.topVia().hasValue());
+  EXPECT_EQ(unbalanced.topVia().error().code, ParseErrc::kBadVia);
+}
+
 TEST(SipMessage, ContactsAcrossLines) {
   Message m;
   ASSERT_TRUE(m.parse("REGISTER sip:registrar.example.com SIP/2.0\r\n"
@@ -834,6 +860,101 @@ TEST(SipMessage, RequestUriWithHeadersIsRefused) {
   ASSERT_TRUE(tel.parse("INVITE tel:+12125551212 SIP/2.0\r\n\r\n").hasValue());
   ASSERT_TRUE(tel.requestUri().hasValue());
   EXPECT_EQ(tel.requestUri()->scheme, UriScheme::kTel);
+}
+
+TEST(SipMessage, ParseForReplyStopsAtTheFirstBadHeaderLine) {
+  constexpr std::string_view kBroken =
+      "INVITE sip:bob@example.com SIP/2.0\r\n"
+      "Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK1\r\n"
+      "From: <sip:alice@example.com>;tag=1\r\n"
+      "Not a header line\r\n"
+      "To: <sip:bob@example.com>\r\n"
+      "\r\n";
+  Message strict;
+  ASSERT_FALSE(strict.parse(kBroken).hasValue());
+  Message m;
+  ASSERT_TRUE(m.parseForReply(kBroken).hasValue());
+  EXPECT_TRUE(m.isRequest());
+  EXPECT_EQ(m.method(), Method::kInvite);
+  ASSERT_EQ(m.headers().size(), 2u);
+  EXPECT_TRUE(m.has(HeaderId::kVia));
+  EXPECT_TRUE(m.has(HeaderId::kFrom));
+  EXPECT_FALSE(m.has(HeaderId::kTo));
+  ASSERT_TRUE(m.topVia().hasValue());
+  EXPECT_EQ(m.topVia()->branch, "z9hG4bK1");
+}
+
+TEST(SipMessage, ParseForReplyToleratesWhatParseRefuses) {
+  struct Case {
+    std::string_view bytes;
+    ParseErrc strictError;
+  };
+  const Case kCases[] = {
+      {"INVITE sip:bob@example.com SIP/3.0\r\n"
+       "Via: SIP/2.0/UDP a.example.com;branch=z9hG4bK1\r\n"
+       "CSeq: 1 INVITE\r\n"
+       "\r\n",
+       ParseErrc::kBadVersion},
+      {"INVITE sip:bob@example.com SIP/2.0\r\n"
+       "Via: SIP/2.0/UDP a.example.com;branch=z9hG4bK1\r\n"
+       "CSeq: 1 INVITE\r\n"
+       "Content-Length: many\r\n"
+       "\r\n",
+       ParseErrc::kBadContentLength},
+      {"INVITE sip:bob@example.com SIP/2.0\r\n"
+       "Via: SIP/2.0/UDP a.example.com;branch=z9hG4bK1\r\n"
+       "CSeq: 1 INVITE\r\n"
+       "Content-Length: 100\r\n"
+       "\r\n"
+       "short",
+       ParseErrc::kTruncated},
+  };
+  for (const Case& c : kCases) {
+    Message strict;
+    auto r = strict.parse(c.bytes);
+    ASSERT_FALSE(r.hasValue()) << c.bytes;
+    EXPECT_EQ(r.error().code, c.strictError) << c.bytes;
+    Message m;
+    ASSERT_TRUE(m.parseForReply(c.bytes).hasValue()) << c.bytes;
+    EXPECT_TRUE(m.isRequest());
+    ASSERT_TRUE(m.topVia().hasValue()) << c.bytes;
+    EXPECT_EQ(m.topVia()->branch, "z9hG4bK1");
+    ASSERT_TRUE(m.cseq().hasValue()) << c.bytes;
+    EXPECT_EQ(m.cseq()->number, 1u);
+    EXPECT_EQ(m.body(), "") << c.bytes;
+  }
+}
+
+TEST(SipMessage, ParseForReplyOnAnOversizeRequest) {
+  std::string big =
+      "MESSAGE sip:bob@example.com SIP/2.0\r\n"
+      "Via: SIP/2.0/UDP a.example.com;branch=z9hG4bK9\r\n"
+      "Call-ID: big\r\n"
+      "Content-Length: 2000\r\n"
+      "\r\n";
+  big.append(2000, 'x');
+  ParseLimits limits;
+  limits.maxMessageBytes = 1000;
+  Message strict;
+  auto r = strict.parse(big, Framing::kDatagram, limits);
+  ASSERT_FALSE(r.hasValue());
+  EXPECT_EQ(r.error().status, 513);
+  Message m;
+  ASSERT_TRUE(m.parseForReply(big, limits).hasValue());
+  ASSERT_TRUE(m.callId().hasValue());
+  EXPECT_EQ(*m.callId(), "big");
+  ASSERT_TRUE(m.topVia().hasValue());
+  EXPECT_EQ(m.topVia()->branch, "z9hG4bK9");
+}
+
+TEST(SipMessage, ParseForReplyRefusesResponsesAndNothing) {
+  Message m;
+  auto response = m.parseForReply("SIP/2.0 200 OK\r\nCall-ID: x\r\n\r\n");
+  ASSERT_FALSE(response.hasValue());
+  EXPECT_TRUE(m.headers().empty());
+  auto empty = m.parseForReply("\r\n\r\n");
+  ASSERT_FALSE(empty.hasValue());
+  EXPECT_EQ(empty.error().code, ParseErrc::kEmpty);
 }
 
 TEST(SipMessage, MovedMessageKeepsItsIndex) {

@@ -299,6 +299,94 @@ TEST(SipReply, AppendsToTheOutput) {
   EXPECT_TRUE(out.ends_with("Content-Length: 0\r\n\r\n")) << out;
 }
 
+TEST(SipReply, ReplyToARequestThatFailedToParse) {
+  // parse() refuses the request (bad Content-Length); the 400 still copies what it needs.
+  constexpr std::string_view kBad =
+      "OPTIONS sip:example.com SIP/2.0\r\n"
+      "Via: SIP/2.0/UDP 192.0.2.4:5060;branch=z9hG4bK5;rport\r\n"
+      "From: <sip:alice@example.com>;tag=9\r\n"
+      "To: <sip:example.com>\r\n"
+      "Call-ID: bad-length\r\n"
+      "CSeq: 3 OPTIONS\r\n"
+      "Content-Length: -4\r\n"
+      "\r\n";
+  Message m;
+  ASSERT_FALSE(m.parse(kBad).hasValue());
+  ASSERT_TRUE(m.parseForReply(kBad).hasValue());
+  ReplyOptions options;
+  options.toTag = "z";
+  options.receivedIp = "198.51.100.7";
+  options.receivedPort = 40000;
+  std::string out;
+  buildReply(m, 400, "Bad Content-Length", options, out);
+  EXPECT_EQ(out,
+            "SIP/2.0 400 Bad Content-Length\r\n"
+            "Via: SIP/2.0/UDP 192.0.2.4:5060;branch=z9hG4bK5;rport=40000;received=198.51.100.7\r\n"
+            "From: <sip:alice@example.com>;tag=9\r\n"
+            "To: <sip:example.com>;tag=z\r\n"
+            "Call-ID: bad-length\r\n"
+            "CSeq: 3 OPTIONS\r\n"
+            "Content-Length: 0\r\n"
+            "\r\n");
+}
+
+TEST(SipTopViaAsReceived, NothingToChange) {
+  Message m;
+  const std::string request = requestWithVia("SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1");
+  ASSERT_TRUE(m.parse(request).hasValue());
+  std::string out = "untouched";
+  EXPECT_FALSE(topViaAsReceived(m, "192.0.2.1", 5060, out));
+  EXPECT_EQ(out, "untouched");
+}
+
+TEST(SipTopViaAsReceived, ReceivedAndRport) {
+  struct Case {
+    std::string_view via;
+    uint16_t port;
+    bool forceRport;
+    std::string_view expected;
+  };
+  const Case kCases[] = {
+      {"SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK1", 5060, false,
+       "SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK1;received=192.0.2.1"},
+      {"SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1;rport", 5070, false,
+       "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1;rport=5070;received=192.0.2.1"},
+      // Port 0: rport is left as it is, received is still due (RFC 3581 §4).
+      {"SIP/2.0/UDP 192.0.2.1:5060;rport;branch=z9hG4bK1", 0, false,
+       "SIP/2.0/UDP 192.0.2.1:5060;rport;branch=z9hG4bK1;received=192.0.2.1"},
+      // A stream transport asks for rport even when the sender did not.
+      {"SIP/2.0/TCP 192.0.2.1:5060;branch=z9hG4bK1", 49152, true,
+       "SIP/2.0/TCP 192.0.2.1:5060;branch=z9hG4bK1;received=192.0.2.1;rport=49152"},
+      {"SIP/2.0/TCP 192.0.2.1;branch=z9hG4bK1;rport=5060", 49152, true,
+       "SIP/2.0/TCP 192.0.2.1;branch=z9hG4bK1;rport=5060;received=192.0.2.1"},
+      // Later via-parms of the line are kept as they are.
+      {"SIP/2.0/UDP a.example.com;branch=z9hG4bK1;rport ,SIP/2.0/UDP b.example.com", 5070, false,
+       "SIP/2.0/UDP a.example.com;branch=z9hG4bK1;rport=5070;received=192.0.2.1 ,SIP/2.0/UDP "
+       "b.example.com"},
+  };
+  for (const Case& c : kCases) {
+    Message m;
+    const std::string request = requestWithVia(c.via);
+    ASSERT_TRUE(m.parse(request).hasValue()) << c.via;
+    std::string out;
+    EXPECT_TRUE(topViaAsReceived(m, "192.0.2.1", c.port, out, c.forceRport)) << c.via;
+    EXPECT_EQ(out, c.expected) << c.via;
+  }
+}
+
+TEST(SipTopViaAsReceived, NoViaOrABadOne) {
+  Message none;
+  ASSERT_TRUE(none.parse("OPTIONS sip:example.com SIP/2.0\r\nCall-ID: x\r\n\r\n").hasValue());
+  std::string out;
+  EXPECT_FALSE(topViaAsReceived(none, "192.0.2.1", 5060, out));
+  EXPECT_EQ(out, "");
+  Message bad;
+  const std::string request = requestWithVia("SIP/2.0 192.0.2.9;branch=z9hG4bK1");
+  ASSERT_TRUE(bad.parse(request).hasValue());
+  EXPECT_FALSE(topViaAsReceived(bad, "192.0.2.1", 5060, out));
+  EXPECT_EQ(out, "");
+}
+
 TEST(SipReply, DefaultReasonPhrases) {
   EXPECT_EQ(defaultReasonPhrase(100), "Trying");
   EXPECT_EQ(defaultReasonPhrase(180), "Ringing");

@@ -167,6 +167,23 @@ TEST(SipUri, BadIpv6References) {
   expectBadUri("sip:[2001:db8::10]:");
   expectBadUri("sip:[]");
   expectBadUri("sip:[example.com]");
+  expectBadUri("sip:[12:34]");  // an IPv6 address has at least two colons
+  expectBadUri("sip:[2001:db8::g]");
+}
+
+TEST(SipUri, Ipv4NeedsFourOctetsUpTo255) {
+  for (std::string_view host :
+       {"192.0.2.256", "256.0.0.1", "1.2.3", "1.2.3.4.5", "1..2.3", "1.2.3.4."}) {
+    auto r = parseHostPort(host);
+    EXPECT_FALSE(r.hasValue() && r->kind == HostKind::kIpv4) << host;
+  }
+  auto max = parseHostPort("255.255.255.255");
+  ASSERT_TRUE(max.hasValue());
+  EXPECT_EQ(max->kind, HostKind::kIpv4);
+  auto zero = parseHostPort("0.0.0.0:1");
+  ASSERT_TRUE(zero.hasValue());
+  EXPECT_EQ(zero->kind, HostKind::kIpv4);
+  EXPECT_EQ(zero->port, 1);
 }
 
 TEST(SipUri, PortBounds) {

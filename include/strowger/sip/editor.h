@@ -73,6 +73,8 @@ class MessageEditor {
                      std::initializer_list<std::string_view> parts, Phase phase = kHeaders);
   void resplice(std::size_t index, std::size_t begin, std::size_t end, std::string_view text);
   void insertLine(std::size_t at, std::string_view name, std::string_view value);
+  // Removing the last header line also removes the CRLF added to complete it.
+  void forgetLineEndOf(const HeaderField& header);
   std::size_t setOrAppendHeader(HeaderId id, std::string_view name, std::string_view value,
                                 std::ptrdiff_t existing);
   std::size_t offsetOf(std::string_view view) const noexcept;
@@ -83,6 +85,7 @@ class MessageEditor {
   std::string text_;
   std::vector<Splice> splices_;
   std::vector<ListEdit> listEdits_;
+  std::ptrdiff_t lineEndSplice_ = kNone;  // completes a last header line that has no CRLF
   std::ptrdiff_t bodySplice_ = kNone;
   std::ptrdiff_t lengthSplice_ = kNone;
   std::ptrdiff_t typeSplice_ = kNone;

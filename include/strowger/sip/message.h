@@ -94,6 +94,12 @@ class Message {
   Expected<void, ParseError> parse(std::string_view bytes, Framing framing = Framing::kDatagram,
                                    const ParseLimits& limits = {});
 
+  // After parse() refused a request, indexes what a reply to it needs: the start line as far as
+  // it goes and the header lines up to the first malformed one; Content-Length and the body are
+  // ignored. Never fails on a request (only on a response or nothing at all), so that the error
+  // reply (400, 505, 513) can copy Via, From, To, Call-ID and CSeq.
+  Expected<void, ParseError> parseForReply(std::string_view bytes, const ParseLimits& limits = {});
+
   // --- start line ---
   bool isRequest() const noexcept { return isRequest_; }
   bool isResponse() const noexcept { return !isRequest_; }
@@ -156,6 +162,8 @@ class Message {
   void reset();
   const HeaderField* single(HeaderId id, ParseError* error) const;
   Expected<void, ParseError> parseStartLine(std::string_view line);
+  Expected<void, ParseError> index(std::string_view bytes, Framing framing,
+                                   const ParseLimits& limits, bool lenient);
 
   std::string_view bytes_;
   std::string_view startLine_;

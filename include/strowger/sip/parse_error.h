@@ -19,7 +19,7 @@ enum class ParseErrc : uint8_t {
   kBadStatusCode,          // status code outside 100..699
   kBadHeaderLine,          // header line without a name or colon
   kBadContentLength,       // not a number, negative, or out of range
-  kMultipleContentLength,  // Content-Length given more than once with different values
+  kMultipleContentLength,  // Content-Length given more than once (framing would be ambiguous)
   kBadUri,
   kUnsupportedUriScheme,
   kBadVia,

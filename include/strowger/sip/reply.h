@@ -30,6 +30,16 @@ struct ReplyOptions {
 void buildReply(const Message& request, uint16_t status, std::string_view reason,
                 const ReplyOptions& options, std::string& out);
 
+// The value of the first Via header line with the top via-parm as this element received it:
+// `received` added when the packet's source differs from the sent-by host or rport is present
+// (RFC 3261 §18.2.1, RFC 3581 §4), and a valueless `rport` filled with the source port. Returns
+// false (and leaves `out` alone) when nothing needs to change or the top Via does not parse.
+// A `sourcePort` of 0 leaves rport alone.
+// `forceRport` adds rport=PORT even when the sender did not ask, which stream transports need so
+// that the response finds the connection the request came on.
+bool topViaAsReceived(const Message& message, std::string_view sourceIp, uint16_t sourcePort,
+                      std::string& out, bool forceRport = false);
+
 // The standard reason phrase for a status code ("Not Found"); "Unknown" when there is none.
 std::string_view defaultReasonPhrase(uint16_t status) noexcept;
 
