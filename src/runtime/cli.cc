@@ -7,7 +7,16 @@
 namespace strowger::runtime {
 namespace {
 
-enum class OptionId { kConfig, kCheckConfig, kWorkers, kLogLevel, kVersion, kHelp };
+enum class OptionId {
+  kConfig,
+  kCheckConfig,
+  kExplain,
+  kSource,
+  kWorkers,
+  kLogLevel,
+  kVersion,
+  kHelp
+};
 
 struct Option {
   OptionId id;
@@ -19,6 +28,8 @@ struct Option {
 constexpr Option kOptions[] = {
     {OptionId::kConfig, "--config", "-c", true},
     {OptionId::kCheckConfig, "--check-config", "", true},
+    {OptionId::kExplain, "--explain", "", true},
+    {OptionId::kSource, "--source", "", true},
     {OptionId::kWorkers, "--workers", "", true},
     {OptionId::kLogLevel, "--log-level", "", true},
     {OptionId::kVersion, "--version", "", false},
@@ -31,6 +42,8 @@ Expected<CommandLine, std::string> parseCommandLine(std::span<const char* const>
   CommandLine cl;
   std::optional<std::string> config;
   std::optional<std::string> checkConfig;
+  std::optional<std::string> explain;
+  std::optional<std::string> source;
   bool version = false;
   bool help = false;
 
@@ -83,6 +96,14 @@ Expected<CommandLine, std::string> parseCommandLine(std::span<const char* const>
         if (checkConfig) return unexpected(twice);
         checkConfig = std::string(value);
         break;
+      case OptionId::kExplain:
+        if (explain) return unexpected(twice);
+        explain = std::string(value);
+        break;
+      case OptionId::kSource:
+        if (source) return unexpected(twice);
+        source = std::string(value);
+        break;
       case OptionId::kWorkers: {
         if (cl.overrides.workers) return unexpected(twice);
         Expected<unsigned, std::string> workers = parseWorkers(value);
@@ -111,6 +132,14 @@ Expected<CommandLine, std::string> parseCommandLine(std::span<const char* const>
     cl.mode = CommandLine::Mode::kHelp;
   } else if (version) {
     cl.mode = CommandLine::Mode::kVersion;
+  } else if (explain) {
+    if (!config) return unexpected(std::string("--explain needs the configuration: -c FILE"));
+    cl.mode = CommandLine::Mode::kExplain;
+    cl.configPath = *config;
+    cl.explainFile = *explain;
+    if (source) cl.explainSource = *source;
+  } else if (source) {
+    return unexpected(std::string("--source only goes with --explain"));
   } else if (config && checkConfig) {
     return unexpected(std::string("--config and --check-config exclude each other"));
   } else if (checkConfig) {
@@ -129,11 +158,16 @@ Expected<CommandLine, std::string> parseCommandLine(std::span<const char* const>
 std::string usageText() {
   return "Usage: strowger -c FILE [--workers N] [--log-level LEVEL]\n"
          "       strowger --check-config FILE\n"
+         "       strowger --explain MESSAGE.sip -c FILE [--source udp:IP:PORT]\n"
          "       strowger --version | --help\n"
          "\n"
          "  -c, --config FILE        run in the foreground with the configuration in FILE;\n"
          "                           SIGHUP reloads FILE, SIGTERM or SIGINT stop\n"
          "      --check-config FILE  validate FILE and exit: 0 if valid, 1 with the errors if not\n"
+         "      --explain MESSAGE    run the SIP message in MESSAGE through the routing script of\n"
+         "                           FILE without sending anything; print each step, each\n"
+         "                           condition's outcome and where the message would go\n"
+         "      --source ADDR        where the explained message comes from (udp:127.0.0.1:5062)\n"
          "      --workers N          \"auto\" or 1..256 worker threads; overrides server.workers\n"
          "      --log-level LEVEL    trace, debug, info, warning, error, critical or off;\n"
          "                           overrides server.log.level\n"

@@ -11,11 +11,14 @@
 namespace strowger::runtime {
 
 struct CommandLine {
-  enum class Mode { kRun, kCheckConfig, kVersion, kHelp };
+  enum class Mode { kRun, kCheckConfig, kExplain, kVersion, kHelp };
 
   Mode mode = Mode::kRun;
   std::string configPath;
   ConfigOverrides overrides;
+  // --explain: the message file, and where it pretends to come from ("udp:IP:PORT").
+  std::string explainFile;
+  std::string explainSource = "udp:127.0.0.1:5062";
 };
 
 // `args` excludes the program name. The error is one line for the operator, without the program

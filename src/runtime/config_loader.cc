@@ -1,20 +1,26 @@
 // Reads the YAML configuration and checks it against the schema below. The schema is the tables of
 // Field entries: one table per mapping, naming each key it accepts and how its value is read.
 // Everything the file sets is checked; every problem is reported with its position, not only the
-// first, so that an operator fixes a config in one round instead of one error per restart.
+// first, so that an operator fixes a config in one round instead of one error per restart. The
+// `routes:` section is compiled by the routing-script compiler (src/script/), whose errors join
+// these in the same form.
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <array>
+#include <cassert>
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <system_error>
 #include <utility>
 
 #include "diagnostics.h"
 #include "strowger/runtime/config.h"
+#include "strowger/script/registry.h"
+#include "strowger/script/script.h"
 
 #ifndef STROWGER_VERSION
 #error "STROWGER_VERSION must be defined by the build"
@@ -25,11 +31,12 @@ namespace {
 
 // The version is named in "not supported" errors: the key may well be valid for a newer release.
 constexpr std::string_view kTopLevelNotSupported =
-    "not supported by this version (strowger " STROWGER_VERSION " reads only \"server\")";
+    "not supported by this version (strowger " STROWGER_VERSION
+    " reads only \"server\" and \"routes\")";
 
 // Sections that later versions read; named so that their error says "not supported" rather than
 // suggesting a typo.
-constexpr std::array<std::string_view, 2> kFutureSections = {"routes", "modules"};
+constexpr std::array<std::string_view, 1> kFutureSections = {"modules"};
 
 class Loader;
 
@@ -100,7 +107,13 @@ class Loader {
 
   void fileError(std::string message) { error(YAML::Mark::null_mark(), {}, std::move(message)); }
 
+  // An error found by the routing-script compiler, which reports in the same form.
+  void scriptError(const script::ScriptError& e) {
+    errors_.push_back(ConfigError{file_, e.line, e.column, e.path, e.message});
+  }
+
   bool failed() const { return !errors_.empty(); }
+  const std::string& file() const { return file_; }
 
   ConfigErrors takeErrors() {
     // Traversal order is nearly document order; checks made after a whole mapping was read (a
@@ -377,15 +390,40 @@ void readServer(Loader& loader, const Entry& entry, Config& out) {
   readMapping(loader, entry, kServerFields, out.server);
 }
 
+// The steps a routing script may use: the built-in ones (modules add theirs in a later version).
+const script::StepRegistry& stepRegistry() {
+  static const script::StepRegistry registry = [] {
+    script::StepRegistry r;
+    [[maybe_unused]] const Expected<void, std::string> added = script::registerBuiltinSteps(r);
+    assert(added.hasValue());  // the built-in names are distinct by construction
+    return r;
+  }();
+  return registry;
+}
+
+void readRoutes(Loader& loader, const Entry& entry, Config& out) {
+  if (entry.value.IsNull()) {
+    loader.error(entry.keyMark, entry.path,
+                 "empty; expected the named routes, with at least \"request\" (docs/routing.md)");
+    return;
+  }
+  auto routes = script::compileRoutes(entry.value, loader.file(), stepRegistry());
+  if (!routes) {
+    for (const script::ScriptError& e : routes.error())
+      loader.scriptError(e);
+    return;
+  }
+  out.routes = std::move(routes).value();
+}
+
 void readTopLevel(Loader& loader, const YAML::Node& root, Config& out) {
   if (!root.IsMap()) {
     loader.error(root.Mark(), {},
                  "expected a mapping with a \"server\" section, got " + describe(root));
     return;
   }
-  static constexpr std::array<std::string_view, 1> kSections = {"server"};
-  bool haveServer = false;
-  YAML::Mark firstServer;
+  static constexpr std::array<std::string_view, 2> kSections = {"server", "routes"};
+  std::array<std::optional<YAML::Mark>, kSections.size()> first;
   for (const auto& pair : root) {
     const YAML::Node& keyNode = pair.first;
     const YAML::Mark keyMark = markOr(keyNode, root.Mark());
@@ -394,7 +432,8 @@ void readTopLevel(Loader& loader, const YAML::Node& root, Config& out) {
       continue;
     }
     const std::string& key = keyNode.Scalar();
-    if (key != "server") {
+    const auto section = std::find(kSections.begin(), kSections.end(), key);
+    if (section == kSections.end()) {
       const bool future =
           std::find(kFutureSections.begin(), kFutureSections.end(), key) != kFutureSections.end();
       loader.error(keyMark, key,
@@ -403,16 +442,21 @@ void readTopLevel(Loader& loader, const YAML::Node& root, Config& out) {
                                 didYouMean(key, kSections));
       continue;
     }
-    if (haveServer) {
+    std::optional<YAML::Mark>& seen = first[static_cast<std::size_t>(section - kSections.begin())];
+    if (seen) {
       loader.error(keyMark, key,
-                   "given twice (first at line " + std::to_string(firstServer.line + 1) + ")");
+                   "given twice (first at line " + std::to_string(seen->line + 1) + ")");
       continue;
     }
-    haveServer = true;
-    firstServer = keyMark;
-    readServer(loader, makeEntry(key, key, pair.second, keyMark), out);
+    seen = keyMark;
+    const Entry entry = makeEntry(key, key, pair.second, keyMark);
+    if (key == "server") {
+      readServer(loader, entry, out);
+    } else {
+      readRoutes(loader, entry, out);
+    }
   }
-  if (!haveServer) loader.error(root.Mark(), "server", "missing; this section is required");
+  if (!first[0]) loader.error(root.Mark(), "server", "missing; this section is required");
 }
 
 // yaml-cpp's message for a tab in indentation ("illegal map value", "end of map not found") does

@@ -9,15 +9,6 @@
 namespace strowger::runtime {
 namespace {
 
-std::string listenList(const Config& config) {
-  std::string out;
-  for (const ListenAddress& address : config.server.listen) {
-    if (!out.empty()) out += ", ";
-    out += address.toString();
-  }
-  return out;
-}
-
 std::string workersText(const Config& config) {
   const unsigned count = effectiveWorkers(config.server);
   std::string out = std::to_string(count) + (count == 1 ? " worker" : " workers");
@@ -38,6 +29,41 @@ std::string_view signalName(int signal) {
   }
 }
 
+std::shared_ptr<const proxy::ProxySettings> proxySettings(const Config& config) {
+  auto settings = std::make_shared<proxy::ProxySettings>();
+  settings->script = config.routes;
+  settings->limits.maxMessageBytes = config.server.limits.maxMessageBytes;
+  settings->limits.maxHeaders = static_cast<uint16_t>(config.server.limits.maxHeaders);
+  settings->limits.maxLineBytes = config.server.limits.maxLineBytes;
+  return settings;
+}
+
+transport::TransportLayer::Options transportOptions(const Config& config) {
+  transport::TransportLayer::Options options;
+  for (const ListenAddress& address : config.server.listen) {
+    transport::TransportLayer::ListenSpec spec;
+    spec.protocol = address.transport == Transport::kTcp ? transport::Protocol::kTcp
+                                                         : transport::Protocol::kUdp;
+    spec.host = address.host;
+    spec.port = address.port;
+    options.listen.push_back(spec);
+  }
+  options.workers = effectiveWorkers(config.server);
+  options.maxMessageBytes = config.server.limits.maxMessageBytes;
+  return options;
+}
+
+void logStats(const proxy::ProxyStats& s) {
+  spdlog::info(
+      "statistics: requests {}, responses {}, forwarded requests {}, forwarded responses {}, "
+      "local replies {}, malformed requests {}, malformed responses dropped {}, responses not ours "
+      "{}, unroutable responses {}, unhandled {}, dropped by script {}, forward failures {}, "
+      "loops {}",
+      s.requests, s.responses, s.forwardedRequests, s.forwardedResponses, s.localReplies,
+      s.malformedRequests, s.malformedResponses, s.responsesNotOurs, s.unroutableResponses,
+      s.unhandled, s.dropped, s.forwardFailures, s.loops);
+}
+
 }  // namespace
 
 Daemon::Daemon(std::string configPath, ConfigOverrides overrides,
@@ -51,9 +77,28 @@ Daemon::Daemon(std::string configPath, ConfigOverrides overrides,
 int Daemon::run() {
   awaitSignal();
   const std::shared_ptr<const Config> config = config_.load();
-  spdlog::info("strowger {} ready: config {}, listen {}, {}", STROWGER_VERSION, configPath_,
-               listenList(*config), workersText(*config));
+  proxy_ = std::make_unique<proxy::StatelessProxy>(proxySettings(*config), nullptr);
+  auto created = transport::TransportLayer::create(transportOptions(*config), *proxy_);
+  if (!created) {
+    spdlog::critical("not starting: {}", created.error());
+    return 1;
+  }
+  transport_ = std::move(created).value();
+  outbound_ = std::make_unique<TransportOutbound>(transport_.get());
+  proxy_->setOutbound(outbound_.get());
+  transport_->start();
+  std::string bound;
+  for (const transport::Listener& l : transport_->listeners()) {
+    if (!bound.empty()) bound += ", ";
+    // The form of the configuration's listen entries, with the real port of a port 0 binding.
+    bound += (l.protocol == transport::Protocol::kTcp ? "tcp:" : "udp:") + l.address.toString();
+  }
+  spdlog::info("strowger {} ready: config {}, listen {}, {}", STROWGER_VERSION, configPath_, bound,
+               workersText(*config));
   io_.run();
+  // In-flight messages finish on the workers; then the sockets close.
+  transport_->stop();
+  logStats(proxy_->stats());
   spdlog::info("strowger {} stopped", STROWGER_VERSION);
   return 0;
 }
@@ -111,7 +156,9 @@ void Daemon::reload() {
     spdlog::warn("server.workers changed; the new count takes effect at the next restart");
     next.server.workers = current->server.workers;
   }
-  config_.store(std::make_shared<const Config>(std::move(next)));
+  auto installed = std::make_shared<const Config>(std::move(next));
+  if (proxy_) proxy_->update(proxySettings(*installed));
+  config_.store(std::move(installed));
   spdlog::info("configuration reloaded from {}; the new configuration is in service", configPath_);
 }
 

@@ -10,7 +10,9 @@
 #include <string>
 
 #include "logging.h"
+#include "stateless_proxy.h"
 #include "strowger/runtime/config.h"
+#include "strowger/transport/transport.h"
 
 namespace strowger::runtime {
 
@@ -31,6 +33,22 @@ class Daemon {
   std::shared_ptr<const Config> config() const { return config_.load(); }
 
  private:
+  // The proxy's view of the transport layer.
+  class TransportOutbound final : public proxy::Outbound {
+   public:
+    explicit TransportOutbound(transport::TransportLayer* t = nullptr) : transport_(t) {}
+    transport::SendStatus send(const transport::Destination& to, std::string_view bytes,
+                               bool isRequest) override {
+      return transport_->send(to, bytes, isRequest);
+    }
+    std::span<const transport::Listener> listeners() const override {
+      return transport_->listeners();
+    }
+
+   private:
+    transport::TransportLayer* transport_;
+  };
+
   void awaitSignal();
   void onSignal(int signal);
   void reload();
@@ -41,6 +59,9 @@ class Daemon {
   std::atomic<std::shared_ptr<const Config>> config_;
   boost::asio::io_context io_;
   boost::asio::signal_set signals_;
+  std::unique_ptr<proxy::StatelessProxy> proxy_;
+  std::unique_ptr<transport::TransportLayer> transport_;
+  std::unique_ptr<TransportOutbound> outbound_;
 };
 
 }  // namespace strowger::runtime

@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "daemon.h"
+#include "explain.h"
 #include "logging.h"
 #include "strowger/runtime/config.h"
 
@@ -45,6 +46,18 @@ int checkConfig(const CommandLine& cl) {
   }
   std::cout << cl.configPath << ": configuration OK\n";
   return kExitOk;
+}
+
+int explain(const CommandLine& cl) {
+  strowger::Expected<Config, ConfigErrors> config =
+      strowger::runtime::loadConfigFile(cl.configPath);
+  if (!config) {
+    printErrors(config.error());
+    std::cerr << cl.configPath << ": configuration invalid (" << errorCount(config.error().size())
+              << ")\n";
+    return kExitFailure;
+  }
+  return strowger::runtime::explainMessage(*config, cl.explainFile, cl.explainSource, std::cout);
 }
 
 int runDaemon(const CommandLine& cl) {
@@ -91,6 +104,8 @@ int main(int argc, char** argv) {
         return kExitOk;
       case CommandLine::Mode::kCheckConfig:
         return checkConfig(*cl);
+      case CommandLine::Mode::kExplain:
+        return explain(*cl);
       case CommandLine::Mode::kRun:
         return runDaemon(*cl);
     }

@@ -32,8 +32,8 @@ bool topViaAsReceived(const Message& message, std::string_view sourceIp, uint16_
     }
   }
   bool addRport = forceRport && !via->hasRport && sourcePort != 0;
-  bool addReceived = via->received.empty() &&
-                     (via->hasRport || addRport || via->sentBy.host != sourceIp);
+  bool addReceived =
+      via->received.empty() && (via->hasRport || addRport || via->sentBy.host != sourceIp);
   if (!addReceived && !addRport && rportNameEnd == std::string_view::npos) return false;
   if (rportNameEnd != std::string_view::npos) {
     out.append(value.substr(0, rportNameEnd)).append("=");

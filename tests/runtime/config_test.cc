@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "diagnostics.h"
+#include "strowger/script/script.h"
 #include "strowger/sip/message.h"
 
 namespace strowger::runtime {
@@ -230,16 +231,83 @@ TEST(RuntimeConfigErrors, UnknownKeyWithoutNearMissListsTheKeys) {
 }
 
 TEST(RuntimeConfigErrors, LaterSectionsAreNotSupportedYet) {
-  EXPECT_THAT(errorsOf("server:\n  listen: [ \"udp:0.0.0.0\" ]\nroutes:\n  request: [ relay ]\n"
+  EXPECT_THAT(errorsOf("server:\n  listen: [ \"udp:0.0.0.0\" ]\nroutes:\n  request: [ forward ]\n"
                        "modules: {}\n"),
-              ElementsAre("strowger.yaml:3:1: routes: not supported by this version (strowger " +
-                              kVersion + " reads only \"server\")",
-                          "strowger.yaml:5:1: modules: not supported by this version (strowger " +
-                              kVersion + " reads only \"server\")"));
+              ElementsAre("strowger.yaml:5:1: modules: not supported by this version (strowger " +
+                          kVersion + " reads only \"server\" and \"routes\")"));
   EXPECT_THAT(errorsOf("server:\n  listen: [ \"udp:0.0.0.0\" ]\nsevrer: {}\n"),
               ElementsAre(AllOf(HasSubstr("strowger.yaml:3:1: sevrer: unknown section, not "
                                           "supported by this version"),
                                 HasSubstr("did you mean \"server\"?"))));
+  EXPECT_THAT(errorsOf("server:\n  listen: [ \"udp:0.0.0.0\" ]\nroute: {}\n"),
+              ElementsAre(HasSubstr("did you mean \"routes\"?")));
+}
+
+// --- routes ------------------------------------------------------------------------------------
+
+TEST(RuntimeConfigRoutes, AbsentRoutesLeaveNoScript) {
+  const Config config = parseOk("server:\n  listen: [ \"udp:0.0.0.0\" ]\n");
+  EXPECT_EQ(config.routes, nullptr);
+}
+
+TEST(RuntimeConfigRoutes, RoutesAreCompiled) {
+  const Config config = parseOk(R"(server:
+  listen: [ "udp:0.0.0.0" ]
+routes:
+  request:
+    - if: { has_to_tag: true }
+      then: [ { route: in_dialog } ]
+    - record_route
+    - forward
+  in_dialog:
+    - loose_route
+    - forward
+)");
+  ASSERT_NE(config.routes, nullptr);
+  EXPECT_THAT(config.routes->routeNames(), ElementsAre("request", "in_dialog"));
+}
+
+TEST(RuntimeConfigRoutes, RouteErrorsJoinTheOthersInDocumentOrder) {
+  EXPECT_THAT(errorsOf(R"(routes:
+  request:
+    - forwrad
+    - if: { src_ip: "10.0.0.0/33" }
+      then: [ { reply: [200, "OK"] } ]
+server:
+  workers: lots
+  listen: [ "udp:0.0.0.0" ]
+)"),
+              ElementsAre("strowger.yaml:3:7: routes.request[0].forwrad: unknown step "
+                          "\"forwrad\"; did you mean \"forward\"?",
+                          "strowger.yaml:4:21: routes.request[1].if.src_ip: the prefix length of "
+                          "\"10.0.0.0/33\" must be 0..32 for an IPv4 address",
+                          "strowger.yaml:7:12: server.workers: expected \"auto\" or an integer "
+                          "1..256, got \"lots\""));
+}
+
+TEST(RuntimeConfigRoutes, EmptyMissingRequestOrRepeatedRoutes) {
+  EXPECT_THAT(errorsOf("server:\n  listen: [ \"udp:0.0.0.0\" ]\nroutes:\n"),
+              ElementsAre("strowger.yaml:3:1: routes: empty; expected the named routes, with at "
+                          "least \"request\" (docs/routing.md)"));
+  EXPECT_THAT(
+      errorsOf("server:\n  listen: [ \"udp:0.0.0.0\" ]\nroutes:\n  in_dialog: [ forward ]\n"),
+      ElementsAre("strowger.yaml:4:3: routes: missing the \"request\" route, where every "
+                  "request starts"));
+  EXPECT_THAT(errorsOf("server:\n  listen: [ \"udp:0.0.0.0\" ]\nroutes:\n  request: [ forward ]\n"
+                       "routes:\n  request: [ drop ]\n"),
+              ElementsAre("strowger.yaml:5:1: routes: given twice (first at line 3)"));
+}
+
+TEST(RuntimeConfigRoutes, AConfigWithRouteErrorsIsNotUsed) {
+  // Only route errors: still no Config at all.
+  Expected<Config, ConfigErrors> config = parseConfig(
+      "server:\n  listen: [ \"udp:0.0.0.0\" ]\nroutes:\n  request: [ { reply: [99] } ]\n",
+      "strowger.yaml");
+  ASSERT_FALSE(config);
+  ASSERT_EQ(config.error().size(), 1u);
+  EXPECT_EQ(config.error().front().key, "routes.request[0].reply");
+  EXPECT_EQ(config.error().front().line, 4);
+  EXPECT_EQ(config.error().front().column, 24);
 }
 
 TEST(RuntimeConfigErrors, MissingRequiredKeys) {
@@ -391,7 +459,8 @@ routes: {}
                           HasSubstr("strowger.yaml:3:13: server.log.file: missing"),
                           HasSubstr("strowger.yaml:4:12: server.workers: expected"),
                           HasSubstr("strowger.yaml:5:26: server.limits.max_headers: expected"),
-                          HasSubstr("strowger.yaml:6:1: routes: not supported")));
+                          HasSubstr("strowger.yaml:6:9: routes: missing the \"request\" "
+                                    "route")));
 }
 
 TEST(RuntimeConfigErrors, UnreadableFile) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -12,6 +13,10 @@
 #include <vector>
 
 #include "strowger/expected.h"
+
+namespace strowger::script {
+class RoutingScript;
+}
 
 namespace strowger::runtime {
 
@@ -104,6 +109,8 @@ struct Config {
 
   std::string source;  // the file this was read from, as given on the command line
   Server server;
+  // The `routes:` section, compiled (docs/routing.md); null when the file has none.
+  std::shared_ptr<const script::RoutingScript> routes;
 };
 
 // Command-line values that win over the file, on start and on every reload.

@@ -1,0 +1,62 @@
+// The routing script: the `routes:` section compiled into an immutable tree of steps.
+//
+// Compiling reads the YAML once; nothing at run time touches YAML, compiles a regular expression
+// or looks a step up by name. A compiled script is shared read-only by every worker
+// (std::shared_ptr<const RoutingScript>) and replaced as a whole on reload.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "strowger/expected.h"
+#include "strowger/script/context.h"
+#include "strowger/script/step.h"
+
+namespace YAML {
+class Node;
+}
+
+namespace strowger::script {
+
+class StepRegistry;
+
+// A configuration error in the `routes:` section.
+struct ScriptError {
+  std::string file;
+  int line = 0;  // 1-based; 0 when there is no position
+  int column = 0;
+  std::string path;  // where in the section: "routes.request[3].if.ruri.user"
+  std::string message;
+
+  // "file:line:column: path: message", the form of every configuration error.
+  std::string toString() const;
+};
+
+class RoutingScript {
+ public:
+  RoutingScript(std::vector<std::unique_ptr<Route>> routes, const Route* request);
+  ~RoutingScript();
+  RoutingScript(const RoutingScript&) = delete;
+  RoutingScript& operator=(const RoutingScript&) = delete;
+
+  // Runs a new request through the route `request`. When it returns, ctx.finished() says whether a
+  // step answered, forwarded or dropped the request; if none did, the route ran to its end and the
+  // proxy drops the request.
+  void runRequest(MessageContext& ctx) const;
+
+  const Route* findRoute(std::string_view name) const noexcept;
+  std::vector<std::string_view> routeNames() const;
+
+ private:
+  std::vector<std::unique_ptr<Route>> routes_;
+  const Route* request_;
+};
+
+// Compiles the value of the `routes:` key. `file` is used in errors. Every error is collected, not
+// only the first, in document order. Never throws.
+Expected<std::shared_ptr<const RoutingScript>, std::vector<ScriptError>> compileRoutes(
+    const YAML::Node& routes, std::string_view file, const StepRegistry& registry);
+
+}  // namespace strowger::script

@@ -1,0 +1,641 @@
+#include "stateless_proxy.h"
+
+#include <ifaddrs.h>
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+
+#include "strowger/script/script.h"
+#include "strowger/sip/editor.h"
+#include "strowger/sip/reply.h"
+#include "strowger/sip/sanity.h"
+
+namespace strowger::proxy {
+namespace {
+
+using transport::Destination;
+using transport::Listener;
+using transport::Protocol;
+
+// Per-thread scratch: a worker reuses one Message and one output buffer for every datagram, so
+// the steady state allocates nothing for them.
+thread_local sip::Message tlsMessage;
+thread_local std::string tlsOut;
+
+struct Hash64 {
+  uint64_t state = 0xcbf29ce484222325ULL;  // FNV-1a: fast, stable across restarts and hosts
+  void add(std::string_view s) {
+    for (char c : s) {
+      state ^= static_cast<unsigned char>(c);
+      state *= 0x100000001b3ULL;
+    }
+    state ^= 0xff;  // separator, so ("ab","c") and ("a","bc") differ
+    state *= 0x100000001b3ULL;
+  }
+  void add(uint64_t v) {
+    char digits[24];
+    auto [end, ec] = std::to_chars(digits, digits + sizeof digits, v);
+    add(std::string_view(digits, static_cast<std::size_t>(end - digits)));
+  }
+};
+
+std::string hex16(uint64_t v) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i) {
+    out[static_cast<std::size_t>(i)] = kDigits[v & 0xF];
+    v >>= 4;
+  }
+  return out;
+}
+
+std::string_view stripBrackets(std::string_view host) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    return host.substr(1, host.size() - 2);
+  }
+  return host;
+}
+
+std::string sipHostOf(std::string_view host) {
+  if (host.find(':') != std::string_view::npos) return "[" + std::string(host) + "]";
+  return std::string(host);
+}
+
+std::string_view callIdOf(const sip::Message& m) {
+  const auto& id = m.callId();
+  return id ? *id : std::string_view("-");
+}
+
+// A destination for a SIP URI, without DNS: hosts must be numeric addresses. maddr and the
+// transport parameter are honoured (RFC 3261 §19.1.1).
+std::optional<Destination> destinationForUri(const sip::Uri& uri,
+                                             std::optional<Protocol> forced = std::nullopt) {
+  if (!uri.isSip()) return std::nullopt;
+  if (uri.scheme == sip::UriScheme::kSips) return std::nullopt;  // TLS is not served yet
+  Protocol protocol = Protocol::kUdp;
+  std::string_view transportParam = uri.params.get("transport");
+  if (forced) {
+    protocol = *forced;
+  } else if (!transportParam.empty()) {
+    if (sip::equalsIgnoreCase(transportParam, "tcp")) {
+      protocol = Protocol::kTcp;
+    } else if (!sip::equalsIgnoreCase(transportParam, "udp")) {
+      return std::nullopt;
+    }
+  }
+  std::string_view host = uri.params.get("maddr");
+  if (host.empty()) host = uri.host();
+  auto address =
+      net::SocketAddress::parse(stripBrackets(host), uri.hostPort.hasPort ? uri.port() : 5060);
+  if (!address) return std::nullopt;
+  Destination d;
+  d.protocol = protocol;
+  d.address = *address;
+  return d;
+}
+
+}  // namespace
+
+struct alignas(64) StatelessProxy::Counters {
+  std::atomic<uint64_t> requests{0}, responses{0}, forwardedRequests{0}, forwardedResponses{0},
+      localReplies{0}, malformedRequests{0}, malformedResponses{0}, responsesNotOurs{0},
+      unroutableResponses{0}, unhandled{0}, dropped{0}, forwardFailures{0}, loops{0};
+  static void bump(std::atomic<uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
+};
+
+std::string statelessBranch(const sip::Message& request) {
+  Hash64 h;
+  const auto& via = request.topVia();
+  if (via && via->hasRfc3261Branch() && via->branch.size() > sip::kBranchMagicCookie.size()) {
+    // The upstream transaction is identified by its branch and sent-by (RFC 3261 §17.2.3).
+    h.add(via->branch);
+    h.add(via->sentBy.host);
+    h.add(via->sentBy.port);
+  } else {
+    // RFC 2543 peers: what identifies the transaction there (§16.11, "the same branch for a
+    // retransmission").
+    h.add(request.requestUriText());
+    const auto& from = request.from();
+    const auto& to = request.to();
+    h.add(from ? from->tag : std::string_view{});
+    h.add(to ? to->tag : std::string_view{});
+    h.add(callIdOf(request));
+    const auto& cseq = request.cseq();
+    h.add(cseq ? cseq->number : 0);
+    h.add(via ? via->raw : std::string_view{});
+  }
+  std::string branch(sip::kBranchMagicCookie);
+  branch.append("sl").append(hex16(h.state));
+  return branch;
+}
+
+// The ProxyActions of one request: carries out what the routing script asks.
+class StatelessProxy::Actions final : public script::ProxyActions {
+ public:
+  Actions(StatelessProxy& proxy, const transport::ReceivedMessage& received,
+          const sip::Message& message, sip::MessageEditor& editor, Counters& counters)
+      : proxy_(proxy),
+        received_(received),
+        message_(message),
+        editor_(editor),
+        counters_(counters) {}
+
+  void bind(script::MessageContext* context) { context_ = context; }
+
+  void reply(uint16_t status, std::string_view reason,
+             std::span<const std::string> headers) override {
+    std::vector<std::string_view> lines(headers.begin(), headers.end());
+    sendReply(status, reason, lines);
+  }
+
+  void sendReply(uint16_t status, std::string_view reason,
+                 std::span<const std::string_view> headers) {
+    if (context_) context_->finish();
+    // No response is ever sent to an ACK (RFC 3261 §17.1.1.3).
+    if (message_.method() == sip::Method::kAck) return;
+    std::string ip = received_.source.ip();
+    // A To tag that is the same for every retransmission of the request.
+    Hash64 h;
+    h.add(callIdOf(message_));
+    const auto& from = message_.from();
+    h.add(from ? from->tag : std::string_view{});
+    const auto& via = message_.topVia();
+    h.add(via ? via->branch : std::string_view{});
+    std::string toTag = hex16(h.state);
+    sip::ReplyOptions options;
+    options.toTag = toTag;
+    options.extraHeaders = headers;
+    options.receivedIp = ip;
+    options.receivedPort = received_.source.port();
+    tlsOut.clear();
+    sip::buildReply(message_, status, reason, options, tlsOut);
+    Destination to = replyDestination();
+    Counters::bump(counters_.localReplies);
+    spdlog::debug("call-id={} reply {} {} to {}", callIdOf(message_), status,
+                  reason.empty() ? sip::defaultReasonPhrase(status) : reason,
+                  to.address.toString());
+    if (proxy_.outbound_) proxy_.outbound_->send(to, tlsOut, false);
+  }
+
+  bool forward(const script::NextHop* hop) override;
+
+  void recordRoute() override { recordRoute_ = true; }
+
+  bool looseRoute() override;
+
+  bool isLocal(std::string_view host, uint16_t port) const override {
+    return proxy_.isLocal(host, port);
+  }
+
+  void drop() override {
+    Counters::bump(counters_.dropped);
+    if (context_) context_->finish();
+  }
+
+ private:
+  // RFC 3261 §18.2.2 and RFC 3581: a reliable transport answers on the connection; UDP answers
+  // the source address, at the source port when rport was asked for, else the sent-by port.
+  Destination replyDestination() const {
+    Destination d;
+    d.protocol = received_.protocol;
+    d.address = received_.source;
+    d.connection = received_.connection;
+    d.listener = static_cast<int>(received_.listener);
+    if (received_.protocol == Protocol::kUdp) {
+      const auto& via = message_.topVia();
+      if (via && !via->hasRport) d.address.setPort(via->sentBy.hasPort ? via->sentBy.port : 5060);
+    }
+    return d;
+  }
+
+  const sip::HeaderField* headerHolding(sip::HeaderId id, std::string_view element) const {
+    for (const sip::HeaderField& h : message_.all(id)) {
+      if (element.data() >= h.value.data() && element.data() < h.value.data() + h.value.size()) {
+        return &h;
+      }
+    }
+    return nullptr;
+  }
+
+  bool isLocalUri(const sip::Uri& uri) const {
+    return uri.isSip() && proxy_.isLocal(uri.host(), uri.hostPort.hasPort ? uri.port() : 0);
+  }
+
+  // Removes the Route entries at the top that name this proxy (two after a double
+  // Record-Route). Done once, whether the script asked with loose_route or just forwards.
+  void consumeOwnRoutes() {
+    if (ownRoutesConsumed_) return;
+    ownRoutesConsumed_ = true;
+    const auto& routes = message_.routes();
+    if (!routes) return;
+    while (routesConsumed_ < routes->size() && routesConsumed_ < 2 &&
+           isLocalUri((*routes)[routesConsumed_].uri)) {
+      const sip::NameAddr& r = (*routes)[routesConsumed_];
+      if (const sip::HeaderField* h = headerHolding(sip::HeaderId::kRoute, r.raw)) {
+        editor_.removeListElement(*h, r.raw);
+      }
+      ++routesConsumed_;
+    }
+  }
+
+  const Listener* pickListener(Protocol protocol, bool ipv6) const {
+    if (!proxy_.outbound_) return nullptr;
+    const Listener* fallback = nullptr;
+    for (const Listener& l : proxy_.outbound_->listeners()) {
+      if (l.protocol != protocol) continue;
+      if (l.index == received_.listener) return &l;  // the interface the request came in on
+      if (l.address.isIpv6() == ipv6 && !fallback) fallback = &l;
+    }
+    return fallback;
+  }
+
+  std::string recordRouteValue(const Listener& l) const {
+    std::string v = "<sip:" + sipHostOf(l.advertisedHost) + ":" + std::to_string(l.advertisedPort);
+    if (l.protocol == Protocol::kTcp) v += ";transport=tcp";
+    return v + ";lr>";
+  }
+
+  StatelessProxy& proxy_;
+  const transport::ReceivedMessage& received_;
+  const sip::Message& message_;
+  sip::MessageEditor& editor_;
+  Counters& counters_;
+  script::MessageContext* context_ = nullptr;
+  std::size_t routesConsumed_ = 0;
+  bool ownRoutesConsumed_ = false;
+  bool recordRoute_ = false;
+  bool requestUriFromRoute_ = false;
+};
+
+bool StatelessProxy::Actions::looseRoute() {
+  const auto& routes = message_.routes();
+  if (!routes || routes->empty()) return false;
+  // §16.4: a strict router before us put our Record-Route URI into the Request-URI; the real
+  // Request-URI is the last Route.
+  const auto& uri = context_ ? context_->requestUri() : message_.requestUri();
+  if (uri && isLocalUri(*uri) && !isLocalUri(routes->front().uri) && context_) {
+    const sip::NameAddr& last = routes->back();
+    context_->setRequestUri(std::string(last.uri.raw));
+    if (const sip::HeaderField* h = headerHolding(sip::HeaderId::kRoute, last.raw)) {
+      editor_.removeListElement(*h, last.raw);
+    }
+    ownRoutesConsumed_ = true;
+    requestUriFromRoute_ = true;
+    return true;
+  }
+  consumeOwnRoutes();
+  return true;
+}
+
+bool StatelessProxy::Actions::forward(const script::NextHop* hop) {
+  if (context_) context_->finish();
+  consumeOwnRoutes();
+  const auto fail = [this](std::string_view why) {
+    Counters::bump(counters_.forwardFailures);
+    spdlog::warn("call-id={} cannot forward {}: {}", callIdOf(message_), message_.methodText(),
+                 why);
+    if (message_.method() != sip::Method::kAck) sendReply(503, "Cannot Forward", {});
+    return false;
+  };
+
+  std::optional<Destination> to;
+  std::string strictRouteUri;
+  if (!hop && context_ && context_->nextHop()) hop = &*context_->nextHop();
+  if (hop) {
+    auto address =
+        net::SocketAddress::parse(stripBrackets(hop->host), hop->port ? hop->port : 5060);
+    if (!address) return fail("the next hop " + hop->uri + " is not a numeric address");
+    to = Destination{hop->protocol.value_or(Protocol::kUdp), *address, 0, -1};
+  } else {
+    const auto& routes = message_.routes();
+    if (routes && routesConsumed_ < routes->size() && !requestUriFromRoute_) {
+      const sip::NameAddr& next = (*routes)[routesConsumed_];
+      to = destinationForUri(next.uri);
+      if (!to) return fail("the Route " + std::string(next.uri.raw) + " has no usable address");
+      if (!next.uri.params.has("lr") && context_) {
+        // §16.6 step 6: the next hop is a strict router: it gets the Route URI as its
+        // Request-URI, and the Request-URI goes to the end of the Route set.
+        strictRouteUri = std::string(context_->requestUriText());
+        context_->setRequestUri(std::string(next.uri.raw));
+        if (const sip::HeaderField* h = headerHolding(sip::HeaderId::kRoute, next.raw)) {
+          editor_.removeListElement(*h, next.raw);
+        }
+      }
+    } else {
+      const auto& uri = context_ ? context_->requestUri() : message_.requestUri();
+      if (!uri) return fail("the Request-URI does not parse");
+      to = destinationForUri(*uri);
+      if (!to) return fail("the Request-URI " + std::string(uri->raw) + " has no usable address");
+    }
+  }
+  if (to->address.isBroadcastOrMulticast()) return fail("broadcast or multicast destination");
+
+  const Listener* out = pickListener(to->protocol, to->address.isIpv6());
+  if (!out) return fail("no listener for the destination's transport");
+  to->listener = static_cast<int>(out->index);
+
+  // Max-Forwards (§16.6 step 3).
+  if (const sip::HeaderField* mf = message_.find(sip::HeaderId::kMaxForwards)) {
+    const auto& value = message_.maxForwards();
+    uint32_t next = value && *value > 0 ? *value - 1 : 0;
+    editor_.replaceHeaderValue(*mf, std::to_string(next));
+  } else {
+    editor_.prependHeader("Max-Forwards", "70");
+  }
+  if (context_ && context_->requestUriRewritten())
+    editor_.setRequestUri(context_->requestUriText());
+  if (!strictRouteUri.empty()) editor_.appendHeader("Route", "<" + strictRouteUri + ">");
+
+  // The previous hop's Via as we saw it (§18.2.1), then ours (§16.6 step 8).
+  if (const sip::HeaderField* via = message_.find(sip::HeaderId::kVia)) {
+    std::string value;
+    if (sip::topViaAsReceived(message_, received_.source.ip(), received_.source.port(), value,
+                              received_.protocol == Protocol::kTcp)) {
+      editor_.replaceHeaderValue(*via, value);
+    }
+  }
+  std::string ourVia = "SIP/2.0/";
+  ourVia.append(transport::protocolName(out->protocol))
+      .append(" ")
+      .append(sipHostOf(out->advertisedHost))
+      .append(":")
+      .append(std::to_string(out->advertisedPort))
+      .append(";branch=")
+      .append(statelessBranch(message_));
+  editor_.prependVia(ourVia);
+
+  if (recordRoute_) {
+    // Two Record-Routes when the request leaves by another transport or interface, so that
+    // each side of the dialog addresses the interface it can reach (RFC 3261 §16.6 step 4).
+    const Listener* in = nullptr;
+    for (const Listener& l : proxy_.outbound_->listeners()) {
+      if (l.index == received_.listener) in = &l;
+    }
+    editor_.addRecordRoute(recordRouteValue(*out));
+    if (in && in->index != out->index) editor_.addRecordRoute(recordRouteValue(*in));
+  }
+  if (to->protocol == Protocol::kTcp) editor_.ensureContentLength();
+
+  tlsOut.clear();
+  editor_.serializeTo(tlsOut);
+  auto status = proxy_.outbound_->send(*to, tlsOut, true);
+  if (status != transport::SendStatus::kSent) {
+    Counters::bump(counters_.forwardFailures);
+    spdlog::warn("call-id={} forwarding to {} failed", callIdOf(message_), to->address.toString());
+    return false;
+  }
+  Counters::bump(counters_.forwardedRequests);
+  spdlog::debug("call-id={} forwarded {} to {}:{}", callIdOf(message_), message_.methodText(),
+                transport::protocolName(to->protocol), to->address.toString());
+  return true;
+}
+
+StatelessProxy::StatelessProxy(std::shared_ptr<const ProxySettings> settings, Outbound* outbound)
+    : settings_(std::move(settings)), outbound_(outbound), counters_(new Counters[kCounterSlots]) {
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) == 0) {
+    for (ifaddrs* i = list; i; i = i->ifa_next) {
+      if (!i->ifa_addr) continue;
+      if (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6) continue;
+      auto a = net::SocketAddress::fromSockaddr(i->ifa_addr, i->ifa_addr->sa_family == AF_INET
+                                                                 ? sizeof(sockaddr_in)
+                                                                 : sizeof(sockaddr_in6));
+      localHosts_.push_back(a.ip());
+    }
+    freeifaddrs(list);
+  }
+}
+
+StatelessProxy::~StatelessProxy() = default;
+
+StatelessProxy::Counters& StatelessProxy::counters(unsigned worker) const {
+  return counters_[worker % kCounterSlots];
+}
+
+bool StatelessProxy::isLocal(std::string_view host, uint16_t port) const {
+  if (!outbound_) return false;
+  host = stripBrackets(host);
+  if (port == 0) port = 5060;
+  for (const Listener& l : outbound_->listeners()) {
+    if (l.advertisedPort != port && l.address.port() != port) continue;
+    if (sip::equalsIgnoreCase(host, l.advertisedHost)) return true;
+    std::string bound = l.address.ip();
+    if (host == bound) return true;
+    if (l.address.isUnspecified()) {
+      for (const std::string& local : localHosts_) {
+        if (host == local) return true;
+      }
+    }
+  }
+  return false;
+}
+
+ProxyStats StatelessProxy::stats() const {
+  ProxyStats s;
+  for (unsigned i = 0; i < kCounterSlots; ++i) {
+    const Counters& c = counters_[i];
+    auto get = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+    s.requests += get(c.requests);
+    s.responses += get(c.responses);
+    s.forwardedRequests += get(c.forwardedRequests);
+    s.forwardedResponses += get(c.forwardedResponses);
+    s.localReplies += get(c.localReplies);
+    s.malformedRequests += get(c.malformedRequests);
+    s.malformedResponses += get(c.malformedResponses);
+    s.responsesNotOurs += get(c.responsesNotOurs);
+    s.unroutableResponses += get(c.unroutableResponses);
+    s.unhandled += get(c.unhandled);
+    s.dropped += get(c.dropped);
+    s.forwardFailures += get(c.forwardFailures);
+    s.loops += get(c.loops);
+  }
+  return s;
+}
+
+void StatelessProxy::onMessage(const transport::ReceivedMessage& received) {
+  auto settings = settings_.load();
+  sip::Message& message = tlsMessage;
+  auto framing =
+      received.protocol == Protocol::kTcp ? sip::Framing::kStream : sip::Framing::kDatagram;
+  auto parsed = message.parse(received.bytes, framing, settings->limits);
+  if (!parsed) {
+    replyToMalformed(received, parsed.error());
+    return;
+  }
+  if (message.isRequest()) {
+    handleRequest(received, message, nullptr);
+  } else {
+    handleResponse(received, message);
+  }
+}
+
+void StatelessProxy::handleRequestForExplain(const transport::ReceivedMessage& received,
+                                             script::Tracer* tracer) {
+  auto settings = settings_.load();
+  sip::Message& message = tlsMessage;
+  auto parsed = message.parse(received.bytes, sip::Framing::kDatagram, settings->limits);
+  if (!parsed) {
+    replyToMalformed(received, parsed.error());
+    return;
+  }
+  if (message.isRequest()) {
+    handleRequest(received, message, tracer);
+  } else {
+    handleResponse(received, message);
+  }
+}
+
+// A message that did not parse: a request still gets its error reply when enough of it can be
+// read to address one; anything else is dropped and counted.
+void StatelessProxy::replyToMalformed(const transport::ReceivedMessage& received,
+                                      const sip::ParseError& error) {
+  Counters& c = counters(received.worker);
+  sip::Message& message = tlsMessage;
+  if (!message.parseForReply(received.bytes) || !message.has(sip::HeaderId::kVia)) {
+    Counters::bump(c.malformedResponses);
+    spdlog::debug("dropped a malformed message from {}: {}", received.source.toString(),
+                  error.reason);
+    return;
+  }
+  Counters::bump(c.malformedRequests);
+  spdlog::debug("call-id={} malformed request from {}: {} {}", callIdOf(message),
+                received.source.toString(), error.status, error.reason);
+  sip::MessageEditor editor(message);
+  Actions actions(*this, received, message, editor, c);
+  actions.sendReply(error.status, error.reason, {});
+}
+
+void StatelessProxy::handleRequest(const transport::ReceivedMessage& received,
+                                   sip::Message& message, script::Tracer* tracer) {
+  Counters& c = counters(received.worker);
+  Counters::bump(c.requests);
+  auto settings = settings_.load();
+  sip::MessageEditor editor(message);
+  Actions actions(*this, received, message, editor, c);
+
+  if (auto sane = sip::checkRequest(message); !sane) {
+    Counters::bump(c.malformedRequests);
+    const sip::ParseError& e = sane.error();
+    spdlog::debug("call-id={} rejected {} from {}: {} {}", callIdOf(message), message.methodText(),
+                  received.source.toString(), e.status, e.reason);
+    if (e.code == sip::ParseErrc::kBadExtension) {
+      std::string unsupported = "Unsupported: ";
+      bool first = true;
+      for (std::string_view tag : sip::unsupportedProxyRequire(message, {})) {
+        if (!first) unsupported += ", ";
+        unsupported += tag;
+        first = false;
+      }
+      std::string_view line = unsupported;
+      actions.sendReply(e.status, e.reason, std::span<const std::string_view>(&line, 1));
+    } else {
+      actions.sendReply(e.status, e.reason, {});
+    }
+    return;
+  }
+
+  // §16.3 step 3: Max-Forwards. An OPTIONS for this proxy is answered instead (§11, RFC 4475
+  // §3.3.11).
+  if (message.has(sip::HeaderId::kMaxForwards) && *message.maxForwards() == 0) {
+    const auto& uri = message.requestUri();
+    bool forMe = uri && isLocal(uri->host(), uri->hostPort.hasPort ? uri->port() : 0) &&
+                 !message.has(sip::HeaderId::kRoute);
+    if (message.method() == sip::Method::kOptions && forMe) {
+      static constexpr std::string_view kAllow = "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS";
+      actions.sendReply(200, "OK", std::span<const std::string_view>(&kAllow, 1));
+    } else {
+      actions.sendReply(483, "Too Many Hops", {});
+    }
+    return;
+  }
+
+  // §16.3 step 4: a request that already went through this proxy with the same branch loops.
+  if (const auto& vias = message.vias(); vias && vias->size() > 1) {
+    std::string branch = statelessBranch(message);
+    for (std::size_t i = 1; i < vias->size(); ++i) {
+      const sip::Via& v = (*vias)[i];
+      if (v.branch == branch && isLocal(v.sentBy.host, v.sentBy.hasPort ? v.sentBy.port : 0)) {
+        Counters::bump(c.loops);
+        actions.sendReply(482, "Loop Detected", {});
+        return;
+      }
+    }
+  }
+
+  script::MessageContext context(message, editor, received, actions, tracer);
+  actions.bind(&context);
+  if (settings->script) {
+    settings->script->runRequest(context);
+  } else {
+    // Without a routing script: answer OPTIONS for this proxy, forward everything else.
+    const auto& uri = message.requestUri();
+    if (message.method() == sip::Method::kOptions && uri &&
+        isLocal(uri->host(), uri->hostPort.hasPort ? uri->port() : 0) &&
+        !message.has(sip::HeaderId::kRoute)) {
+      actions.sendReply(200, "OK", {});
+    } else {
+      actions.forward(nullptr);
+    }
+  }
+  if (!context.finished()) {
+    Counters::bump(c.unhandled);
+    spdlog::debug("call-id={} {} reached the end of the routing script unanswered: dropped",
+                  callIdOf(message), message.methodText());
+  }
+}
+
+// §16.7 without a response context: the top Via must be ours; remove it and send the response
+// where the next Via says (§18.2.2). Anything else is dropped (§18.1.2).
+void StatelessProxy::handleResponse(const transport::ReceivedMessage& received,
+                                    sip::Message& message) {
+  Counters& c = counters(received.worker);
+  Counters::bump(c.responses);
+  if (auto sane = sip::checkResponse(message); !sane) {
+    Counters::bump(c.malformedResponses);
+    spdlog::debug("call-id={} dropped a malformed response from {}: {}", callIdOf(message),
+                  received.source.toString(), sane.error().reason);
+    return;
+  }
+  const std::vector<sip::Via>& vias = *message.vias();
+  const sip::Via& top = vias.front();
+  if (!isLocal(top.sentBy.host, top.sentBy.hasPort ? top.sentBy.port : 0)) {
+    Counters::bump(c.responsesNotOurs);
+    spdlog::debug("call-id={} dropped a response whose top Via is not ours", callIdOf(message));
+    return;
+  }
+  if (vias.size() < 2) {
+    Counters::bump(c.unroutableResponses);
+    return;
+  }
+  const sip::Via& next = vias[1];
+  Destination to;
+  if (next.transportId == sip::Transport::kTcp) {
+    to.protocol = Protocol::kTcp;
+  } else if (next.transportId != sip::Transport::kUdp) {
+    Counters::bump(c.unroutableResponses);
+    return;
+  }
+  std::string_view host = next.received.empty() ? next.sentBy.host : next.received;
+  uint16_t port = next.rport ? *next.rport : (next.sentBy.hasPort ? next.sentBy.port : 5060);
+  auto address = net::SocketAddress::parse(stripBrackets(host), port);
+  if (!address || address->isBroadcastOrMulticast() || address->isUnspecified()) {
+    // RFC 4475 §3.3.10: never send a response to a broadcast address.
+    Counters::bump(c.unroutableResponses);
+    spdlog::debug("call-id={} dropped a response for the unusable address {}", callIdOf(message),
+                  host);
+    return;
+  }
+  to.address = *address;
+  sip::MessageEditor editor(message);
+  if (const sip::HeaderField* via = message.find(sip::HeaderId::kVia)) {
+    editor.removeListElement(*via, top.raw);
+  }
+  if (to.protocol == Protocol::kTcp) editor.ensureContentLength();
+  tlsOut.clear();
+  editor.serializeTo(tlsOut);
+  if (outbound_ && outbound_->send(to, tlsOut, false) == transport::SendStatus::kSent) {
+    Counters::bump(c.forwardedResponses);
+  }
+}
+
+}  // namespace strowger::proxy

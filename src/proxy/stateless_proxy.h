@@ -1,0 +1,104 @@
+// The stateless proxy core (RFC 3261 §16 without transactions): checks a request, runs it
+// through the routing script, and carries out what the script asks: local replies and stateless
+// forwarding with Via, Max-Forwards, Record-Route and Route handling. Responses are routed back by
+// their Via. The same pipeline serves explain mode through another Outbound.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "strowger/net/socket_address.h"
+#include "strowger/script/context.h"
+#include "strowger/sip/message.h"
+#include "strowger/transport/transport.h"
+
+namespace strowger::script {
+class RoutingScript;
+}
+
+namespace strowger::proxy {
+
+// Where the proxy's output goes: the transport layer, or explain mode's recorder.
+class Outbound {
+ public:
+  virtual ~Outbound() = default;
+  virtual transport::SendStatus send(const transport::Destination& to, std::string_view bytes,
+                                     bool isRequest) = 0;
+  virtual std::span<const transport::Listener> listeners() const = 0;
+};
+
+// What a reload swaps as a whole.
+struct ProxySettings {
+  std::shared_ptr<const script::RoutingScript> script;  // null: the built-in plain routing
+  sip::ParseLimits limits;
+};
+
+struct ProxyStats {
+  uint64_t requests = 0;
+  uint64_t responses = 0;
+  uint64_t forwardedRequests = 0;
+  uint64_t forwardedResponses = 0;
+  uint64_t localReplies = 0;
+  uint64_t malformedRequests = 0;    // answered 4xx/5xx by the sanity checks
+  uint64_t malformedResponses = 0;   // dropped
+  uint64_t responsesNotOurs = 0;     // top Via not ours: dropped (RFC 3261 §18.1.2)
+  uint64_t unroutableResponses = 0;  // no usable second Via (or a broadcast one): dropped
+  uint64_t unhandled = 0;            // the script ended without replying, forwarding or dropping
+  uint64_t dropped = 0;              // dropped by the script
+  uint64_t forwardFailures = 0;
+  uint64_t loops = 0;
+};
+
+class StatelessProxy final : public transport::MessageHandler {
+ public:
+  StatelessProxy(std::shared_ptr<const ProxySettings> settings, Outbound* outbound);
+  ~StatelessProxy() override;
+
+  // The outbound side may be created after the proxy (the transport needs the handler first).
+  void setOutbound(Outbound* outbound) { outbound_ = outbound; }
+  // Takes effect for the next message; messages in flight finish with the settings they began
+  // with.
+  void update(std::shared_ptr<const ProxySettings> settings) {
+    settings_.store(std::move(settings));
+  }
+
+  void onMessage(const transport::ReceivedMessage& message) override;
+
+  // Runs one request with `tracer` attached (explain mode); returns what the proxy would do.
+  void handleRequestForExplain(const transport::ReceivedMessage& message, script::Tracer* tracer);
+
+  ProxyStats stats() const;
+
+  // Whether host:port (port 0: the default) names one of this proxy's listeners or addresses.
+  bool isLocal(std::string_view host, uint16_t port) const;
+
+ private:
+  class Actions;
+  friend class Actions;
+  struct Counters;
+
+  void handleRequest(const transport::ReceivedMessage& received, sip::Message& message,
+                     script::Tracer* tracer);
+  void handleResponse(const transport::ReceivedMessage& received, sip::Message& message);
+  void replyToMalformed(const transport::ReceivedMessage& received, const sip::ParseError& error);
+  Counters& counters(unsigned worker) const;
+
+  std::atomic<std::shared_ptr<const ProxySettings>> settings_;
+  Outbound* outbound_;
+  std::vector<std::string> localHosts_;  // addresses of this machine's interfaces, as SIP hosts
+  std::unique_ptr<Counters[]> counters_;
+  static constexpr unsigned kCounterSlots = 64;
+};
+
+// The RFC 3261 branch this proxy gives a forwarded request: a hash of what identifies the
+// incoming transaction, so a retransmission (and its CANCEL, and the ACK of a non-2xx) gets the
+// same one (§16.11).
+std::string statelessBranch(const sip::Message& request);
+
+}  // namespace strowger::proxy

@@ -1,0 +1,556 @@
+// Compiles the `routes:` section: the script language's own structure (routes, step lists, `if`,
+// `all`/`any`/`not`) is read here; every step and condition is looked up in the StepRegistry and
+// compiled by its factory. Every error is collected with its position, then sorted into document
+// order, so that an operator fixes the whole section in one round.
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+#include <exception>
+#include <map>
+
+#include "strowger/script/registry.h"
+#include "strowger/script/script.h"
+#include "text.h"
+#include "tree.h"
+
+namespace strowger::script {
+namespace {
+
+// Names that later versions give a meaning (RFC 3261 §16 hook points): refusing them now keeps a
+// configuration from changing behaviour silently on upgrade.
+constexpr std::array<std::string_view, 3> kReservedRouteNames = {"reply", "failure", "branch"};
+
+constexpr std::string_view kRequestRoute = "request";
+
+constexpr std::string_view kIfForm = "{if: {CONDITIONS}, then: [STEPS], else: [STEPS]}";
+constexpr std::string_view kConditionsForm =
+    "a mapping of conditions such as {method: INVITE, has_to_tag: false}";
+
+bool isRouteName(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.';
+  });
+}
+
+class Compiler final : public CompileContext {
+ public:
+  Compiler(std::string_view file, const StepRegistry& registry)
+      : file_(file), registry_(registry) {}
+
+  std::shared_ptr<const RoutingScript> compile(const YAML::Node& routes);
+
+  std::vector<ScriptError> takeErrors() {
+    std::stable_sort(errors_.begin(), errors_.end(),
+                     [](const ScriptError& a, const ScriptError& b) {
+                       return std::pair(a.line, a.column) < std::pair(b.line, b.column);
+                     });
+    return std::move(errors_);
+  }
+
+  // --- CompileContext ---
+  std::string_view file() const override { return file_; }
+  RouteKind routeKind() const override { return kind_; }
+  std::string_view stepName() const override { return stepName_; }
+
+  void error(const YAML::Node& node, std::string message) override {
+    report(markOf(node), std::move(message));
+  }
+
+  void expected(const YAML::Node& node, std::string_view what) override {
+    error(node, "expected " + std::string(what) + ", got " + describeNode(node));
+  }
+
+  std::optional<Value> compileValue(const YAML::Node& node) override {
+    if (!node.IsScalar()) {
+      expected(node, "a string");
+      return std::nullopt;
+    }
+    Expected<Value, std::string> value = Value::compile(node.Scalar());
+    if (!value) {
+      error(node, value.error());
+      return std::nullopt;
+    }
+    return std::move(value).value();
+  }
+
+  std::optional<std::regex> compileRegex(const YAML::Node& node, bool ignoreCase) override {
+    if (!node.IsScalar()) {
+      expected(node, "a regular expression in quotes");
+      return std::nullopt;
+    }
+    auto flags = std::regex::ECMAScript | std::regex::optimize;
+    if (ignoreCase) flags |= std::regex::icase;
+    try {
+      return std::regex(node.Scalar(), flags);
+    } catch (const std::regex_error& e) {
+      error(node,
+            "invalid regular expression " + detail::inQuotes(node.Scalar()) + ": " + e.what());
+    }
+    return std::nullopt;
+  }
+
+  const Route* findRoute(const YAML::Node& node) override {
+    if (!node.IsScalar()) {
+      expected(node, "a route name");
+      return nullptr;
+    }
+    const auto found = routes_.find(node.Scalar());
+    if (found != routes_.end()) return found->second;
+    std::vector<std::string_view> names;
+    for (const auto& [name, route] : routes_)
+      names.push_back(name);
+    std::string hint = detail::didYouMean(node.Scalar(), names);
+    if (hint.empty()) hint = "; the routes are " + detail::listOf(names);
+    error(node, "unknown route " + detail::inQuotes(node.Scalar()) + hint);
+    return nullptr;
+  }
+
+  std::unique_ptr<const Action> compileSteps(const YAML::Node& node) override;
+  std::unique_ptr<const Condition> compileCondition(const YAML::Node& node) override;
+
+ private:
+  // Where the compiler is: the path for messages, the position of the node being read (used for
+  // nodes that have none), the step name. Restored when the scope ends.
+  class Scope {
+   public:
+    Scope(Compiler& c, std::string_view pathPart, const YAML::Mark& mark)
+        : c_(c), pathLength_(c.path_.size()), mark_(c.mark_), stepName_(c.stepName_) {
+      c.path_.append(pathPart);
+      if (!mark.is_null()) c.mark_ = mark;
+    }
+    Scope(Compiler& c, std::string_view pathPart, const YAML::Mark& mark, std::string_view name)
+        : Scope(c, pathPart, mark) {
+      c.stepName_ = std::string(name);
+    }
+    ~Scope() {
+      c_.path_.resize(pathLength_);
+      c_.mark_ = mark_;
+      c_.stepName_ = std::move(stepName_);
+    }
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
+
+   private:
+    Compiler& c_;
+    std::size_t pathLength_;
+    YAML::Mark mark_;
+    std::string stepName_;
+  };
+
+  // yaml-cpp gives an empty value the position of the next token, often on another line; the
+  // enclosing key is where the operator will look.
+  YAML::Mark markOf(const YAML::Node& node) const {
+    if (!node.IsDefined() || node.IsNull()) return mark_;
+    const YAML::Mark mark = node.Mark();
+    return mark.is_null() ? mark_ : mark;
+  }
+
+  void report(const YAML::Mark& mark, std::string message) {
+    ScriptError e;
+    e.file = file_;
+    if (!mark.is_null()) {
+      e.line = mark.line + 1;
+      e.column = mark.column + 1;
+    }
+    e.path = path_;
+    e.message = std::move(message);
+    errors_.push_back(std::move(e));
+  }
+
+  static int lineOf(const YAML::Mark& mark) { return mark.is_null() ? 0 : mark.line + 1; }
+
+  std::optional<detail::StepNode> compileStep(const YAML::Node& item);
+  std::optional<detail::StepNode> compileIf(const YAML::Node& item);
+  std::optional<detail::StepNode> compileAction(const std::string& name, const YAML::Node& key,
+                                                const YAML::Node& params);
+  std::unique_ptr<const Condition> compileConditionEntry(const YAML::Node& key,
+                                                         const YAML::Node& value);
+  std::unique_ptr<const Condition> compileTerms(const YAML::Node& list, bool all);
+
+  std::string file_;
+  const StepRegistry& registry_;
+  std::vector<ScriptError> errors_;
+  std::string path_ = "routes";
+  YAML::Mark mark_ = YAML::Mark::null_mark();
+  std::string stepName_;
+  RouteKind kind_ = RouteKind::kRequest;
+  std::map<std::string, Route*, std::less<>> routes_;
+};
+
+std::shared_ptr<const RoutingScript> Compiler::compile(const YAML::Node& routes) {
+  mark_ = markOf(routes);
+  if (!routes.IsMap()) {
+    expected(routes, "a mapping of named routes, with at least \"request\"");
+    return nullptr;
+  }
+  // First every name, so that a route may call one defined further down.
+  std::vector<std::unique_ptr<Route>> owned;
+  std::vector<std::pair<YAML::Node, YAML::Node>> bodies;
+  for (const auto& pair : routes) {
+    const YAML::Node& key = pair.first;
+    if (!key.IsScalar() || !isRouteName(key.Scalar())) {
+      error(key,
+            "expected a route name (letters, digits, '_', '-', '.'), got " + describeNode(key));
+      continue;
+    }
+    const std::string& name = key.Scalar();
+    const auto previous = routes_.find(name);
+    if (previous != routes_.end()) {
+      const auto first = std::find_if(bodies.begin(), bodies.end(),
+                                      [&](const auto& b) { return b.first.Scalar() == name; });
+      Scope scope(*this, "." + name, key.Mark());
+      error(key, "route defined twice (first at line " +
+                     std::to_string(lineOf(first->first.Mark())) + ")");
+      continue;
+    }
+    if (std::find(kReservedRouteNames.begin(), kReservedRouteNames.end(), name) !=
+        kReservedRouteNames.end()) {
+      Scope scope(*this, "." + name, key.Mark());
+      error(key, "the name " + detail::inQuotes(name) + " is reserved for the " + name +
+                     " routes of a later version; choose another name");
+      continue;
+    }
+    owned.push_back(std::make_unique<Route>(name, RouteKind::kRequest));
+    routes_.emplace(name, owned.back().get());
+    bodies.emplace_back(key, pair.second);
+  }
+  const auto request = routes_.find(kRequestRoute);
+  if (request == routes_.end()) {
+    error(routes, "missing the \"request\" route, where every request starts");
+  }
+  for (const auto& [key, body] : bodies) {
+    Route* route = routes_.at(key.Scalar());
+    kind_ = route->kind();
+    Scope scope(*this, "." + key.Scalar(), key.Mark());
+    if (!body.IsNull() && !body.IsSequence()) {
+      expected(body, "a list of steps");
+      continue;
+    }
+    route->setBody(compileSteps(body));
+  }
+  if (!errors_.empty()) return nullptr;
+  return std::make_shared<const RoutingScript>(std::move(owned), request->second);
+}
+
+std::unique_ptr<const Action> Compiler::compileSteps(const YAML::Node& node) {
+  std::vector<detail::StepNode> steps;
+  if (node.IsSequence()) {
+    std::size_t index = 0;
+    for (const YAML::Node& item : node) {
+      Scope scope(*this, "[" + std::to_string(index++) + "]", markOf(item));
+      if (std::optional<detail::StepNode> step = compileStep(item)) {
+        steps.push_back(std::move(*step));
+      }
+    }
+  } else if (!node.IsNull()) {
+    expected(node, "a list of steps, such as [ record_route, forward ]");
+  }
+  return std::make_unique<detail::Block>(std::move(steps));
+}
+
+std::optional<detail::StepNode> Compiler::compileStep(const YAML::Node& item) {
+  if (item.IsScalar()) return compileAction(item.Scalar(), item, YAML::Node());
+  if (item.IsMap()) {
+    for (const auto& pair : item) {
+      const YAML::Node& key = pair.first;
+      if (key.IsScalar() &&
+          (key.Scalar() == "if" || key.Scalar() == "then" || key.Scalar() == "else")) {
+        return compileIf(item);
+      }
+    }
+    if (item.size() != 1) {
+      std::vector<std::string_view> keys;
+      for (const auto& pair : item) {
+        if (pair.first.IsScalar()) keys.push_back(pair.first.Scalar());
+      }
+      error(item, "a step is one name with its parameters, but this one has " +
+                      std::to_string(item.size()) + " (" + detail::listOf(keys) +
+                      "); start each step with its own \"- \"");
+      return std::nullopt;
+    }
+    const auto pair = *item.begin();
+    if (!pair.first.IsScalar()) {
+      expected(pair.first, "a step name");
+      return std::nullopt;
+    }
+    return compileAction(pair.first.Scalar(), pair.first, pair.second);
+  }
+  expected(item, "a step: a name such as forward, {name: parameters}, or " + std::string(kIfForm));
+  return std::nullopt;
+}
+
+std::optional<detail::StepNode> Compiler::compileAction(const std::string& name,
+                                                        const YAML::Node& key,
+                                                        const YAML::Node& params) {
+  Scope scope(*this, "." + name, markOf(key), name);
+  const ActionSpec* spec = registry_.findAction(name);
+  if (!spec) {
+    if (registry_.findCondition(name) || name == "all" || name == "any" || name == "not") {
+      error(key, detail::inQuotes(name) +
+                     " is a condition; conditions go in an if step: " + std::string(kIfForm));
+      return std::nullopt;
+    }
+    const std::vector<std::string> names = registry_.actionNames();
+    const std::vector<std::string_view> views(names.begin(), names.end());
+    std::string hint = detail::didYouMean(name, views);
+    if (hint.empty()) hint = "; expected one of " + detail::listOf(views) + ", or an if";
+    error(key, "unknown step " + detail::inQuotes(name) + hint);
+    return std::nullopt;
+  }
+  if (!spec->routeKinds.contains(kind_)) {
+    error(key, detail::inQuotes(name) + " may not be used in a " +
+                   std::string(routeKindName(kind_)) + " route");
+    return std::nullopt;
+  }
+  const std::size_t before = errors_.size();
+  std::unique_ptr<const Action> action;
+  try {
+    action = spec->factory(params, *this);
+  } catch (const std::exception& e) {
+    // A module's factory is not supposed to throw; report it where the operator can act on it.
+    error(params, "could not be read: " + std::string(e.what()));
+    return std::nullopt;
+  }
+  if (!action) {
+    if (errors_.size() == before) error(params, "expected " + spec->usage);
+    return std::nullopt;
+  }
+  std::string description = action->describe();
+  return detail::StepNode{std::move(action), std::move(description), lineOf(markOf(key))};
+}
+
+std::optional<detail::StepNode> Compiler::compileIf(const YAML::Node& item) {
+  std::optional<std::pair<YAML::Node, YAML::Node>> condition;
+  std::optional<std::pair<YAML::Node, YAML::Node>> then;
+  std::optional<std::pair<YAML::Node, YAML::Node>> otherwise;
+  bool ok = true;
+  for (const auto& pair : item) {
+    const std::string key = pair.first.IsScalar() ? pair.first.Scalar() : std::string();
+    auto* slot = key == "if"     ? &condition
+                 : key == "then" ? &then
+                 : key == "else" ? &otherwise
+                                 : nullptr;
+    if (!slot) {
+      static constexpr std::array<std::string_view, 3> kKeys = {"if", "then", "else"};
+      std::string hint = detail::didYouMean(key, kKeys);
+      if (hint.empty()) hint = "; an if step is " + std::string(kIfForm);
+      error(pair.first, "unknown key " + detail::inQuotes(key) + " in an if step" + hint);
+      ok = false;
+      continue;
+    }
+    if (*slot) {
+      error(pair.first, detail::inQuotes(key) + " given twice in one if step (first at line " +
+                            std::to_string(lineOf((*slot)->first.Mark())) + ")");
+      ok = false;
+      continue;
+    }
+    *slot = std::pair(pair.first, pair.second);
+  }
+  if (!condition) {
+    const YAML::Node& stray = then ? then->first : otherwise->first;
+    error(stray, detail::inQuotes(stray.Scalar()) + " without \"if\"; an if step is " +
+                     std::string(kIfForm));
+    return std::nullopt;
+  }
+  if (!then) {
+    error(condition->first, "\"if\" without \"then\"; an if step is " + std::string(kIfForm));
+    ok = false;
+  }
+  std::unique_ptr<const Condition> test;
+  {
+    Scope scope(*this, ".if", markOf(condition->first));
+    test = compileCondition(condition->second);
+  }
+  detail::Branch thenBranch;
+  detail::Branch elseBranch;
+  for (auto [branch, source, name] :
+       {std::tuple(&thenBranch, &then, ".then"), std::tuple(&elseBranch, &otherwise, ".else")}) {
+    if (!*source) continue;
+    const auto& [key, body] = **source;
+    Scope scope(*this, name, markOf(key));
+    if (!body.IsSequence()) {
+      expected(body, "a list of steps, such as [ forward ]");
+      ok = false;
+      continue;
+    }
+    branch->steps = compileSteps(body);
+    branch->line = lineOf(markOf(key));
+  }
+  if (!ok || !test) return std::nullopt;
+  return detail::StepNode{std::make_unique<detail::IfStep>(std::move(test), std::move(thenBranch),
+                                                           std::move(elseBranch)),
+                          {},
+                          lineOf(markOf(condition->first))};
+}
+
+std::unique_ptr<const Condition> Compiler::compileCondition(const YAML::Node& node) {
+  if (!node.IsMap() || node.size() == 0) {
+    if (node.IsSequence()) {
+      error(node, "expected " + std::string(kConditionsForm) +
+                      ", got a list; conditions that must all hold go in one mapping, or use "
+                      "all: [...] or any: [...]");
+    } else {
+      expected(node, kConditionsForm);
+    }
+    return nullptr;
+  }
+  std::vector<std::unique_ptr<const Condition>> terms;
+  std::vector<std::pair<std::string, int>> seen;
+  bool ok = true;
+  for (const auto& pair : node) {
+    if (!pair.first.IsScalar()) {
+      expected(pair.first, "a condition name");
+      ok = false;
+      continue;
+    }
+    const std::string& key = pair.first.Scalar();
+    const auto same =
+        std::find_if(seen.begin(), seen.end(), [&](const auto& s) { return s.first == key; });
+    if (same != seen.end()) {
+      error(pair.first, detail::inQuotes(key) + " given twice (first at line " +
+                            std::to_string(same->second) + "); use all: [...] to test it twice");
+      ok = false;
+      continue;
+    }
+    seen.emplace_back(key, lineOf(markOf(pair.first)));
+    if (std::unique_ptr<const Condition> term = compileConditionEntry(pair.first, pair.second)) {
+      terms.push_back(std::move(term));
+    } else {
+      ok = false;
+    }
+  }
+  if (!ok) return nullptr;
+  if (terms.size() == 1) return std::move(terms.front());
+  auto all = std::make_unique<detail::AllOf>(std::move(terms));
+  std::string description = all->describe();
+  return std::make_unique<detail::TracedCondition>(std::move(all), std::move(description),
+                                                   lineOf(markOf(node)));
+}
+
+std::unique_ptr<const Condition> Compiler::compileTerms(const YAML::Node& list, bool all) {
+  if (!list.IsSequence() || list.size() == 0) {
+    expected(list, "a list of condition mappings, such as [ {method: INVITE}, {method: BYE} ]");
+    return nullptr;
+  }
+  std::vector<std::unique_ptr<const Condition>> terms;
+  bool ok = true;
+  std::size_t index = 0;
+  for (const YAML::Node& item : list) {
+    Scope scope(*this, "[" + std::to_string(index++) + "]", markOf(item));
+    if (std::unique_ptr<const Condition> term = compileCondition(item)) {
+      terms.push_back(std::move(term));
+    } else {
+      ok = false;
+    }
+  }
+  if (!ok) return nullptr;
+  if (all) return std::make_unique<detail::AllOf>(std::move(terms));
+  return std::make_unique<detail::AnyOf>(std::move(terms));
+}
+
+std::unique_ptr<const Condition> Compiler::compileConditionEntry(const YAML::Node& key,
+                                                                 const YAML::Node& value) {
+  const std::string& name = key.Scalar();
+  Scope scope(*this, "." + name, markOf(key), name);
+  const int line = lineOf(markOf(key));
+  std::unique_ptr<const Condition> condition;
+  if (name == "all" || name == "any") {
+    condition = compileTerms(value, name == "all");
+  } else if (name == "not") {
+    if (std::unique_ptr<const Condition> term = compileCondition(value)) {
+      condition = std::make_unique<detail::NotOf>(std::move(term));
+    }
+  } else {
+    const ConditionSpec* spec = registry_.findCondition(name);
+    if (!spec) {
+      if (registry_.findAction(name)) {
+        error(key, detail::inQuotes(name) +
+                       " is an action, not a condition; actions go in then: or else:");
+        return nullptr;
+      }
+      std::vector<std::string> names = registry_.conditionNames();
+      names.insert(names.end(), {"all", "any", "not"});
+      const std::vector<std::string_view> views(names.begin(), names.end());
+      std::string hint = detail::didYouMean(name, views);
+      if (hint.empty()) hint = "; expected one of " + detail::listOf(views);
+      error(key, "unknown condition " + detail::inQuotes(name) + hint);
+      return nullptr;
+    }
+    if (!spec->routeKinds.contains(kind_)) {
+      error(key, detail::inQuotes(name) + " may not be used in a " +
+                     std::string(routeKindName(kind_)) + " route");
+      return nullptr;
+    }
+    const std::size_t before = errors_.size();
+    try {
+      condition = spec->factory(value, *this);
+    } catch (const std::exception& e) {
+      error(value, "could not be read: " + std::string(e.what()));
+      return nullptr;
+    }
+    if (!condition && errors_.size() == before) error(value, "expected " + spec->usage);
+  }
+  if (!condition) return nullptr;
+  std::string description = condition->describe();
+  return std::make_unique<detail::TracedCondition>(std::move(condition), std::move(description),
+                                                   line);
+}
+
+}  // namespace
+
+std::string ScriptError::toString() const {
+  std::string out = file;
+  if (line > 0) out += ":" + std::to_string(line) + ":" + std::to_string(column);
+  out += ": ";
+  if (!path.empty()) out += path + ": ";
+  out += message;
+  return out;
+}
+
+RoutingScript::RoutingScript(std::vector<std::unique_ptr<Route>> routes, const Route* request)
+    : routes_(std::move(routes)), request_(request) {}
+
+RoutingScript::~RoutingScript() = default;
+
+void RoutingScript::runRequest(MessageContext& ctx) const {
+  ctx.setRouteDepth(0);
+  request_->run(ctx);
+}
+
+const Route* RoutingScript::findRoute(std::string_view name) const noexcept {
+  for (const auto& route : routes_) {
+    if (route->name() == name) return route.get();
+  }
+  return nullptr;
+}
+
+std::vector<std::string_view> RoutingScript::routeNames() const {
+  std::vector<std::string_view> names;
+  for (const auto& route : routes_)
+    names.push_back(route->name());
+  return names;
+}
+
+Expected<std::shared_ptr<const RoutingScript>, std::vector<ScriptError>> compileRoutes(
+    const YAML::Node& routes, std::string_view file, const StepRegistry& registry) {
+  Compiler compiler(file, registry);
+  std::shared_ptr<const RoutingScript> script;
+  try {
+    script = compiler.compile(routes);
+  } catch (const std::exception& e) {
+    // yaml-cpp throws on misuse of a node; nothing above should, but a configuration must never
+    // take the daemon down.
+    compiler.error(YAML::Node(), std::string("could not be compiled: ") + e.what());
+  }
+  std::vector<ScriptError> errors = compiler.takeErrors();
+  if (!errors.empty() || !script) {
+    if (errors.empty())
+      errors.push_back(ScriptError{std::string(file), 0, 0, "routes", "could not be compiled"});
+    return unexpected(std::move(errors));
+  }
+  return script;
+}
+
+}  // namespace strowger::script
