@@ -121,6 +121,14 @@ void UdpReader::onReadable(const boost::system::error_code& ec) {
   drain();
 }
 
+void flushSends(Worker& worker) noexcept {
+  if (worker.sendBatch.empty()) return;
+  std::size_t failed = 0;
+  const std::size_t sent = worker.sendBatch.flush(failed);
+  worker.counters.add(Counter::kUdpSent, sent);
+  if (failed > 0) worker.counters.add(Counter::kSendErrors, failed);
+}
+
 void UdpReader::drain() {
   UdpBatch& batch = worker_.batch;
   const int fd = socket_.native_handle();
@@ -136,6 +144,7 @@ void UdpReader::drain() {
     m.worker = worker_.index;
     m.local = listener.address;
     uint64_t dropped = 0;
+    worker_.handlingBatch = true;
     for (unsigned i = 0; i < static_cast<unsigned>(n); ++i) {
       if (batch.truncated(i)) {
         ++dropped;
@@ -148,6 +157,8 @@ void UdpReader::drain() {
       if (withDestination_) batch.destination(i, m.local);
       transport_.deliver(m, worker_);
     }
+    worker_.handlingBatch = false;
+    flushSends(worker_);
     if (dropped > 0) worker_.counters.add(Counter::kUdpDropped, dropped);
     worker_.counters.add(Counter::kUdpReceived, static_cast<uint64_t>(n) - dropped);
     if (closed_ || static_cast<unsigned>(n) < batch.size()) return;
@@ -520,8 +531,16 @@ SendStatus AsioTransport::sendUdp(const net::SocketAddress& to, std::string_view
                                   int listener) {
   const int index = listenerFor(Protocol::kUdp, to, listener);
   if (index < 0) return SendStatus::kNoRoute;
-  // From the calling thread: sendto on one UDP socket is safe from several threads, and a
-  // datagram needs no ordering with anything else.
+  // On a worker that is handling a receive batch, the datagram joins the batch's sendmmsg.
+  if (const int current = currentWorker(); current >= 0) {
+    Worker& worker = *workers_[static_cast<unsigned>(current)];
+    if (worker.handlingBatch) {
+      worker.sendBatch.add(udpFds_[static_cast<std::size_t>(index)], to, bytes);
+      return SendStatus::kSent;
+    }
+  }
+  // Otherwise from the calling thread: sendto on one UDP socket is safe from several threads,
+  // and a datagram needs no ordering with anything else.
   ssize_t n;
   do {
     n = ::sendto(udpFds_[static_cast<std::size_t>(index)], bytes.data(), bytes.size(),

@@ -28,6 +28,7 @@ namespace strowger::transport {
 
 class AsioTransport;
 struct Worker;
+void flushSends(Worker& worker) noexcept;
 
 // One worker's reader of one UDP listener, through its own duplicate of the listener's descriptor.
 class UdpReader {
@@ -69,6 +70,9 @@ struct Worker {
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard;
   const unsigned index;
   UdpBatch batch;
+  // Replies and forwards made while a receive batch is handled go out together after it.
+  UdpSendBatch sendBatch;
+  bool handlingBatch = false;
   CounterBlock counters;
   std::vector<std::unique_ptr<UdpReader>> readers;
   std::thread thread;

@@ -1,5 +1,6 @@
 #include "udp_batch.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -73,6 +74,58 @@ bool UdpBatch::destination(unsigned i, net::SocketAddress& local) const noexcept
     }
   }
   return false;
+}
+
+void UdpSendBatch::add(int fd, const net::SocketAddress& to, std::string_view bytes) {
+  entries_.push_back({fd, to, bytes_.size(), bytes.size()});
+  bytes_.append(bytes);
+}
+
+std::size_t UdpSendBatch::flush(std::size_t& failed) noexcept {
+  std::size_t sent = 0;
+  const std::size_t count = entries_.size();
+  if (headers_.size() < count) {
+    headers_.resize(count);
+    iov_.resize(count);
+  }
+  // The iovecs point into bytes_, which no longer grows: build them only now.
+  for (std::size_t i = 0; i < count; ++i) {
+    Entry& e = entries_[i];
+    iov_[i] = {bytes_.data() + e.offset, e.length};
+    msghdr& h = headers_[i].msg_hdr;
+    h = {};
+    h.msg_name = e.to.sockaddrPtr();
+    h.msg_namelen = e.to.length();
+    h.msg_iov = &iov_[i];
+    h.msg_iovlen = 1;
+  }
+  // One sendmmsg per run of datagrams for the same socket.
+  std::size_t begin = 0;
+  while (begin < count) {
+    std::size_t end = begin + 1;
+    while (end < count && entries_[end].fd == entries_[begin].fd)
+      ++end;
+    std::size_t at = begin;
+    while (at < end) {
+      const unsigned chunk = static_cast<unsigned>(std::min<std::size_t>(end - at, 1024));
+      const int n =
+          ::sendmmsg(entries_[begin].fd, &headers_[at], chunk, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        // The first datagram of the rest was refused (a full buffer, an unreachable peer
+        // reported by ICMP): count it and carry on with the next.
+        ++failed;
+        ++at;
+        continue;
+      }
+      sent += static_cast<std::size_t>(n);
+      at += static_cast<std::size_t>(n);
+    }
+    begin = end;
+  }
+  entries_.clear();
+  bytes_.clear();
+  return sent;
 }
 
 }  // namespace strowger::transport

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -48,6 +49,33 @@ class UdpBatch {
   std::vector<net::SocketAddress> sources_;
   std::vector<Control> control_;
   std::unique_ptr<char[]> data_;
+};
+
+// Datagrams a worker sends while it handles one receive batch, written with one sendmmsg per
+// socket when the batch is done: under load a proxy answers a burst of datagrams with a burst,
+// and one system call for it costs far less than one each. The bytes are copied (the caller's
+// buffer is reused for the next message); the storage grows to the largest burst seen and is then
+// reused, so the steady state allocates nothing.
+class UdpSendBatch {
+ public:
+  // Queues one datagram for socket `fd`.
+  void add(int fd, const net::SocketAddress& to, std::string_view bytes);
+  bool empty() const noexcept { return entries_.empty(); }
+  // Sends everything queued; returns the number of datagrams the kernel took and adds the number
+  // it refused to `failed`.
+  std::size_t flush(std::size_t& failed) noexcept;
+
+ private:
+  struct Entry {
+    int fd;
+    net::SocketAddress to;
+    std::size_t offset;
+    std::size_t length;
+  };
+  std::vector<Entry> entries_;
+  std::string bytes_;
+  std::vector<mmsghdr> headers_;
+  std::vector<iovec> iov_;
 };
 
 }  // namespace strowger::transport

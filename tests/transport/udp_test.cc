@@ -2,6 +2,7 @@
 // worker, size limits, and the RFC 3261 §18.1.1 switch to TCP.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <memory>
@@ -154,6 +155,56 @@ TEST(Udp, BurstFromOnePeerIsDeliveredAndSpreadOverWorkers) {
   EXPECT_GT(perWorker[1].load(), 0) << "worker 1 received nothing";
   EXPECT_TRUE(eventually(
       [&] { return transport->stats().udpReceived == static_cast<uint64_t>(total.load()); }));
+}
+
+// What a handler sends while the worker handles a receive batch goes out with one sendmmsg after
+// the batch: every answer must still arrive, intact and to the right peer.
+TEST(Udp, AnswersSentFromTheHandlerAreAllDelivered) {
+  constexpr int kBursts = 10;
+  constexpr int kBurst = 50;
+  Collector collector;
+  TransportLayer* self = nullptr;
+  std::atomic<int> handled{0};
+  collector.onEach = [&](const ReceivedMessage& m) {
+    Destination to;
+    to.address = m.source;
+    to.listener = static_cast<int>(m.listener);
+    // An answer that differs per request, so that a mixed-up batch shows.
+    EXPECT_EQ(self->send(to, "echo:" + std::string(m.bytes), false), SendStatus::kSent);
+    handled.fetch_add(1);
+  };
+  auto transport = startTransport(udpOn("127.0.0.1", 2), collector);
+  ASSERT_TRUE(transport);
+  self = transport.get();
+  const net::SocketAddress server = transport->listeners()[0].address;
+
+  Fd client = udpSocket(address("127.0.0.1", 0));
+  std::vector<std::string> sent;
+  std::vector<std::string> answers;
+  // Bursts, each read back before the next, so that the client's own receive buffer never
+  // overflows while the workers still get several datagrams per recvmmsg.
+  for (int burst = 0; burst < kBursts; ++burst) {
+    for (int i = 0; i < kBurst; ++i) {
+      sent.push_back(sipRequest("answer-" + std::to_string(burst * kBurst + i)));
+      ASSERT_TRUE(sendDatagram(client.get(), server, sent.back()));
+    }
+    while (answers.size() < sent.size()) {
+      auto answer = receiveDatagram(client.get(), 3s);
+      if (!answer) break;
+      answers.push_back(*answer);
+    }
+  }
+  ASSERT_EQ(answers.size(), sent.size());
+  // Every request got its own answer (two workers may interleave them).
+  std::vector<std::string> expected;
+  for (const std::string& request : sent)
+    expected.push_back("echo:" + request);
+  std::sort(answers.begin(), answers.end());
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(answers, expected);
+  EXPECT_EQ(handled.load(), kBursts * kBurst);
+  EXPECT_TRUE(eventually(
+      [&] { return transport->stats().udpSent == static_cast<uint64_t>(handled.load()); }));
 }
 
 TEST(Udp, DatagramAboveTheLimitIsDroppedAndKeepAlivesIgnored) {
