@@ -103,6 +103,35 @@ struct alignas(64) StatelessProxy::Counters {
   static void bump(std::atomic<uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
 };
 
+namespace {
+
+// What stays the same when a request comes back to this proxy unchanged (RFC 3261 §16.3 step 4
+// and §16.6 step 8): not the top Via, which is the previous hop's, but the Request-URI, the From
+// tag, Call-ID, CSeq number and the headers that steer routing. A spiral changes one of them.
+// The To tag is left out so that the ACK of a non-2xx, which carries the tag its INVITE lacked,
+// gets the INVITE's branch, as the next hop's transaction matching needs.
+uint32_t loopHash(const sip::Message& request) {
+  Hash64 h;
+  h.add(request.requestUriText());
+  const auto& from = request.from();
+  h.add(from ? from->tag : std::string_view{});
+  h.add(callIdOf(request));
+  const auto& cseq = request.cseq();
+  h.add(cseq ? cseq->number : 0);
+  for (sip::HeaderId id :
+       {sip::HeaderId::kRoute, sip::HeaderId::kProxyRequire, sip::HeaderId::kProxyAuthorization}) {
+    for (const sip::HeaderField& f : request.all(id))
+      h.add(f.value);
+  }
+  return static_cast<uint32_t>(h.state ^ (h.state >> 32));
+}
+
+std::string hex8(uint32_t v) {
+  return hex16(v).substr(8);
+}
+
+}  // namespace
+
 std::string statelessBranch(const sip::Message& request) {
   Hash64 h;
   const auto& via = request.topVia();
@@ -113,19 +142,18 @@ std::string statelessBranch(const sip::Message& request) {
     h.add(via->sentBy.port);
   } else {
     // RFC 2543 peers: what identifies the transaction there (§16.11, "the same branch for a
-    // retransmission").
+    // retransmission"), without the To tag, which the ACK of a non-2xx adds.
     h.add(request.requestUriText());
     const auto& from = request.from();
-    const auto& to = request.to();
     h.add(from ? from->tag : std::string_view{});
-    h.add(to ? to->tag : std::string_view{});
     h.add(callIdOf(request));
     const auto& cseq = request.cseq();
     h.add(cseq ? cseq->number : 0);
     h.add(via ? via->raw : std::string_view{});
   }
+  // z9hG4bK "sl" <transaction: 16 hex> <loop detection: 8 hex>
   std::string branch(sip::kBranchMagicCookie);
-  branch.append("sl").append(hex16(h.state));
+  branch.append("sl").append(hex16(h.state)).append(hex8(loopHash(request)));
   return branch;
 }
 
@@ -221,6 +249,14 @@ class StatelessProxy::Actions final : public script::ProxyActions {
     return uri.isSip() && proxy_.isLocal(uri.host(), uri.hostPort.hasPort ? uri.port() : 0);
   }
 
+  // The Route entries still to follow: those not removed from the front (ours) or the end
+  // (taken back into the Request-URI after a strict router).
+  std::size_t routesEnd() const {
+    const auto& routes = message_.routes();
+    if (!routes) return 0;
+    return routes->size() - (lastRouteRemoved_ ? 1 : 0);
+  }
+
   // Removes the Route entries at the top that name this proxy (two after a double
   // Record-Route). Done once, whether the script asked with loose_route or just forwards.
   void consumeOwnRoutes() {
@@ -228,7 +264,7 @@ class StatelessProxy::Actions final : public script::ProxyActions {
     ownRoutesConsumed_ = true;
     const auto& routes = message_.routes();
     if (!routes) return;
-    while (routesConsumed_ < routes->size() && routesConsumed_ < 2 &&
+    while (routesConsumed_ < routesEnd() && routesConsumed_ < 2 &&
            isLocalUri((*routes)[routesConsumed_].uri)) {
       const sip::NameAddr& r = (*routes)[routesConsumed_];
       if (const sip::HeaderField* h = headerHolding(sip::HeaderId::kRoute, r.raw)) {
@@ -243,8 +279,9 @@ class StatelessProxy::Actions final : public script::ProxyActions {
     const Listener* fallback = nullptr;
     for (const Listener& l : proxy_.outbound_->listeners()) {
       if (l.protocol != protocol) continue;
+      if (l.address.isIpv6() != ipv6) continue;
       if (l.index == received_.listener) return &l;  // the interface the request came in on
-      if (l.address.isIpv6() == ipv6 && !fallback) fallback = &l;
+      if (!fallback) fallback = &l;
     }
     return fallback;
   }
@@ -263,25 +300,24 @@ class StatelessProxy::Actions final : public script::ProxyActions {
   script::MessageContext* context_ = nullptr;
   std::size_t routesConsumed_ = 0;
   bool ownRoutesConsumed_ = false;
+  bool lastRouteRemoved_ = false;
   bool recordRoute_ = false;
-  bool requestUriFromRoute_ = false;
 };
 
 bool StatelessProxy::Actions::looseRoute() {
   const auto& routes = message_.routes();
   if (!routes || routes->empty()) return false;
   // §16.4: a strict router before us put our Record-Route URI into the Request-URI; the real
-  // Request-URI is the last Route.
+  // Request-URI is the last Route. Then the request is handled as if it had come that way: a
+  // Route naming us at the top is removed like any other.
   const auto& uri = context_ ? context_->requestUri() : message_.requestUri();
-  if (uri && isLocalUri(*uri) && !isLocalUri(routes->front().uri) && context_) {
+  if (!lastRouteRemoved_ && !ownRoutesConsumed_ && context_ && uri && isLocalUri(*uri)) {
     const sip::NameAddr& last = routes->back();
     context_->setRequestUri(std::string(last.uri.raw));
     if (const sip::HeaderField* h = headerHolding(sip::HeaderId::kRoute, last.raw)) {
       editor_.removeListElement(*h, last.raw);
     }
-    ownRoutesConsumed_ = true;
-    requestUriFromRoute_ = true;
-    return true;
+    lastRouteRemoved_ = true;
   }
   consumeOwnRoutes();
   return true;
@@ -308,7 +344,7 @@ bool StatelessProxy::Actions::forward(const script::NextHop* hop) {
     to = Destination{hop->protocol.value_or(Protocol::kUdp), *address, 0, -1};
   } else {
     const auto& routes = message_.routes();
-    if (routes && routesConsumed_ < routes->size() && !requestUriFromRoute_) {
+    if (routes && routesConsumed_ < routesEnd()) {
       const sip::NameAddr& next = (*routes)[routesConsumed_];
       to = destinationForUri(next.uri);
       if (!to) return fail("the Route " + std::string(next.uri.raw) + " has no usable address");
@@ -491,13 +527,14 @@ void StatelessProxy::replyToMalformed(const transport::ReceivedMessage& received
                                       const sip::ParseError& error) {
   Counters& c = counters(received.worker);
   sip::Message& message = tlsMessage;
-  if (!message.parseForReply(received.bytes) || !message.has(sip::HeaderId::kVia)) {
-    Counters::bump(c.malformedResponses);
+  if (!message.parseForReply(received.bytes)) {
+    Counters::bump(c.malformedResponses);  // not a request: nothing can be answered
     spdlog::debug("dropped a malformed message from {}: {}", received.source.toString(),
                   error.reason);
     return;
   }
   Counters::bump(c.malformedRequests);
+  if (!message.has(sip::HeaderId::kVia)) return;  // no Via: no address to answer
   spdlog::debug("call-id={} malformed request from {}: {} {}", callIdOf(message),
                 received.source.toString(), error.status, error.reason);
   sip::MessageEditor editor(message);
@@ -549,12 +586,15 @@ void StatelessProxy::handleRequest(const transport::ReceivedMessage& received,
     return;
   }
 
-  // §16.3 step 4: a request that already went through this proxy with the same branch loops.
-  if (const auto& vias = message.vias(); vias && vias->size() > 1) {
-    std::string branch = statelessBranch(message);
-    for (std::size_t i = 1; i < vias->size(); ++i) {
-      const sip::Via& v = (*vias)[i];
-      if (v.branch == branch && isLocal(v.sentBy.host, v.sentBy.hasPort ? v.sentBy.port : 0)) {
+  // §16.3 step 4: one of our own Vias carrying this request's loop hash means it has been here
+  // unchanged: a loop. A spiral (new Request-URI or Route) has another hash.
+  if (const auto& vias = message.vias(); vias) {
+    const std::string suffix = hex8(loopHash(message));
+    const std::string prefix = std::string(sip::kBranchMagicCookie) + "sl";
+    for (const sip::Via& v : *vias) {
+      if (v.branch.size() == prefix.size() + 24 && v.branch.starts_with(prefix) &&
+          v.branch.ends_with(suffix) &&
+          isLocal(v.sentBy.host, v.sentBy.hasPort ? v.sentBy.port : 0)) {
         Counters::bump(c.loops);
         actions.sendReply(482, "Loop Detected", {});
         return;

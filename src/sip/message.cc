@@ -153,6 +153,9 @@ Expected<void, ParseError> Message::parseStartLine(std::string_view line) {
   for (char c : methodText_) {
     if (!chars::isToken(c)) return unexpected(err(ParseErrc::kBadStartLine, "Bad method"));
   }
+  // Known before the rest of the line is checked: a reply to a broken request must still know
+  // it was an ACK, which is never answered.
+  method_ = methodFromToken(methodText_);
   std::string_view rest = line.substr(sp1 + 1);
   auto sp2 = rest.find(' ');
   if (sp2 == std::string_view::npos || sp2 == 0) {
@@ -167,7 +170,6 @@ Expected<void, ParseError> Message::parseStartLine(std::string_view line) {
     return unexpected(err(ParseErrc::kBadStartLine, "Bad request line"));
   }
   // The Request-URI's characters are checked by parseUri() when it is first used.
-  method_ = methodFromToken(methodText_);
   return {};
 }
 
