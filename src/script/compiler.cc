@@ -34,6 +34,10 @@ bool isRouteName(std::string_view name) {
   });
 }
 
+constexpr std::size_t kMaxRegexBytes = 4096;
+constexpr int kMaxRegexNesting = 32;
+constexpr std::size_t kMaxCompiledNodes = 50000;
+
 class Compiler final : public CompileContext {
  public:
   Compiler(std::string_view file, const StepRegistry& registry)
@@ -78,6 +82,29 @@ class Compiler final : public CompileContext {
   std::optional<std::regex> compileRegex(const YAML::Node& node, bool ignoreCase) override {
     if (!node.IsScalar()) {
       expected(node, "a regular expression in quotes");
+      return std::nullopt;
+    }
+    // std::regex compiles (and matches) by recursion: a pattern nested deep enough overflows the
+    // stack, so a config being checked or reloaded could kill the daemon. Bound it first.
+    const std::string& pattern = node.Scalar();
+    if (pattern.size() > kMaxRegexBytes) {
+      error(node, "regular expression longer than " + std::to_string(kMaxRegexBytes) + " bytes");
+      return std::nullopt;
+    }
+    int depth = 0;
+    int deepest = 0;
+    for (std::size_t i = 0; i < pattern.size(); ++i) {
+      if (pattern[i] == '\\') {
+        ++i;
+      } else if (pattern[i] == '(') {
+        deepest = std::max(deepest, ++depth);
+      } else if (pattern[i] == ')') {
+        --depth;
+      }
+    }
+    if (deepest > kMaxRegexNesting) {
+      error(node, "regular expression nests groups deeper than " +
+                      std::to_string(kMaxRegexNesting) + " levels");
       return std::nullopt;
     }
     auto flags = std::regex::ECMAScript | std::regex::optimize;
@@ -161,6 +188,19 @@ class Compiler final : public CompileContext {
 
   static int lineOf(const YAML::Mark& mark) { return mark.is_null() ? 0 : mark.line + 1; }
 
+  // YAML aliases (*name) are expanded at every use, so a few hundred bytes of them can stand for
+  // millions of steps: compiling stops, with one error, past a bound no real script comes near.
+  bool withinBudget(const YAML::Node& node) {
+    if (++compiledNodes_ <= kMaxCompiledNodes) return true;
+    if (!overBudget_) {
+      overBudget_ = true;
+      error(node, "the routing script is too large: more than " +
+                      std::to_string(kMaxCompiledNodes) +
+                      " steps and conditions (YAML aliases count at every use)");
+    }
+    return false;
+  }
+
   std::optional<detail::StepNode> compileStep(const YAML::Node& item);
   std::optional<detail::StepNode> compileIf(const YAML::Node& item);
   std::optional<detail::StepNode> compileAction(const std::string& name, const YAML::Node& key,
@@ -177,6 +217,8 @@ class Compiler final : public CompileContext {
   std::string stepName_;
   RouteKind kind_ = RouteKind::kRequest;
   std::map<std::string, Route*, std::less<>> routes_;
+  std::size_t compiledNodes_ = 0;
+  bool overBudget_ = false;
 };
 
 std::shared_ptr<const RoutingScript> Compiler::compile(const YAML::Node& routes) {
@@ -251,6 +293,7 @@ std::unique_ptr<const Action> Compiler::compileSteps(const YAML::Node& node) {
 }
 
 std::optional<detail::StepNode> Compiler::compileStep(const YAML::Node& item) {
+  if (!withinBudget(item)) return std::nullopt;
   if (item.IsScalar()) return compileAction(item.Scalar(), item, YAML::Node());
   if (item.IsMap()) {
     for (const auto& pair : item) {
@@ -386,6 +429,7 @@ std::optional<detail::StepNode> Compiler::compileIf(const YAML::Node& item) {
 }
 
 std::unique_ptr<const Condition> Compiler::compileCondition(const YAML::Node& node) {
+  if (!withinBudget(node)) return nullptr;
   if (!node.IsMap() || node.size() == 0) {
     if (node.IsSequence()) {
       error(node, "expected " + std::string(kConditionsForm) +

@@ -186,6 +186,38 @@ TEST(ScriptCompilerErrors, BadRegex) {
                                    "regular expression \"^(12\": "))));
 }
 
+// std::regex recurses once per group level: a deeply nested pattern would overflow the stack of
+// --check-config or of a reloading daemon. It is refused before it reaches std::regex.
+TEST(ScriptCompilerErrors, RegexTooDeepOrTooLong) {
+  const std::string deep = std::string(30000, '(') + "a" + std::string(30000, ')');
+  EXPECT_THAT(errorsOf("routes:\n  request:\n    - if: { ruri.user: { regex: \"" + deep +
+                       "\" } }\n      then: [ drop ]\n"),
+              ElementsAre(HasSubstr("regular expression longer than 4096 bytes")));
+  const std::string nested = std::string(40, '(') + "a" + std::string(40, ')');
+  EXPECT_THAT(errorsOf("routes:\n  request:\n    - if: { ruri.user: { regex: \"" + nested +
+                       "\" } }\n      then: [ drop ]\n"),
+              ElementsAre(StartsWith("strowger.yaml:3:33: routes.request[0].if.ruri.user: "
+                                     "regular expression nests groups deeper than 32 levels")));
+  const std::string fine = std::string(20, '(') + "a" + std::string(20, ')');
+  EXPECT_TRUE(compileOk("routes:\n  request:\n    - if: { ruri.user: { regex: \"" + fine +
+                        "\" } }\n      then: [ drop ]\n"));
+}
+
+// Each level of aliases doubles what they stand for: 30 levels would be a billion steps. The
+// compiler stops at its bound with one error instead of exhausting memory.
+TEST(ScriptCompilerErrors, AliasesCannotBlowUpTheScript) {
+  std::string yaml =
+      "routes:\n  request:\n    - if: { method: INVITE }\n      then: &s0 [ drop ]\n";
+  for (int level = 1; level <= 30; ++level) {
+    const std::string previous = "*s" + std::to_string(level - 1);
+    yaml += "    - if: { method: INVITE }\n      then: &s" + std::to_string(level) +
+            " [ { if: { method: INVITE }, then: " + previous + ", else: " + previous + " } ]\n";
+  }
+  const auto errors = errorsOf(yaml);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_THAT(errors[0], HasSubstr("the routing script is too large: more than 50000 steps"));
+}
+
 TEST(ScriptCompilerErrors, BadCidr) {
   EXPECT_THAT(
       errorsOf("routes:\n  request:\n    - if: { src_ip: [ \"10.0.0.0/8\", \"10.0.0.0/33\", "
