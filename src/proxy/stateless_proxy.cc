@@ -489,27 +489,20 @@ ProxyStats StatelessProxy::stats() const {
 }
 
 void StatelessProxy::onMessage(const transport::ReceivedMessage& received) {
+  dispatch(received, nullptr);
+}
+
+void StatelessProxy::handleRequestForExplain(const transport::ReceivedMessage& received,
+                                             script::Tracer* tracer) {
+  dispatch(received, tracer);
+}
+
+void StatelessProxy::dispatch(const transport::ReceivedMessage& received, script::Tracer* tracer) {
   auto settings = settings_.load();
   sip::Message& message = tlsMessage;
   auto framing =
       received.protocol == Protocol::kTcp ? sip::Framing::kStream : sip::Framing::kDatagram;
   auto parsed = message.parse(received.bytes, framing, settings->limits);
-  if (!parsed) {
-    replyToMalformed(received, parsed.error());
-    return;
-  }
-  if (message.isRequest()) {
-    handleRequest(received, message, nullptr);
-  } else {
-    handleResponse(received, message);
-  }
-}
-
-void StatelessProxy::handleRequestForExplain(const transport::ReceivedMessage& received,
-                                             script::Tracer* tracer) {
-  auto settings = settings_.load();
-  sip::Message& message = tlsMessage;
-  auto parsed = message.parse(received.bytes, sip::Framing::kDatagram, settings->limits);
   if (!parsed) {
     replyToMalformed(received, parsed.error());
     return;

@@ -83,6 +83,7 @@ class StatelessProxy final : public transport::MessageHandler {
   friend class Actions;
   struct Counters;
 
+  void dispatch(const transport::ReceivedMessage& received, script::Tracer* tracer);
   void handleRequest(const transport::ReceivedMessage& received, sip::Message& message,
                      script::Tracer* tracer);
   void handleResponse(const transport::ReceivedMessage& received, sip::Message& message);

@@ -1,10 +1,10 @@
-#include "text.h"
+#include "strowger/diagnostics.h"
 
 #include <algorithm>
 #include <cstddef>
 #include <vector>
 
-namespace strowger::script::detail {
+namespace strowger::diag {
 namespace {
 
 char lower(char c) {
@@ -47,7 +47,8 @@ bool isPrefixIgnoringCase(std::string_view prefix, std::string_view text) {
 
 std::optional<std::string_view> closestMatch(std::string_view given,
                                              std::span<const std::string_view> candidates) {
-  // Inputs are step names and variables; anything this long is not a typo of one of them.
+  // Inputs are config keys, values, step names and variables; anything this long is not a typo
+  // of one of them.
   constexpr std::size_t kMaxLength = 64;
   if (given.empty() || given.size() > kMaxLength) return std::nullopt;
 
@@ -109,4 +110,4 @@ void appendPrintable(std::string_view text, std::string& out) {
   }
 }
 
-}  // namespace strowger::script::detail
+}  // namespace strowger::diag
