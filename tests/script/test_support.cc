@@ -6,14 +6,6 @@
 
 #include <cstring>
 
-namespace strowger::net {
-
-// The script library uses only the inline parts of SocketAddress; these tests link no network
-// library, so the one out-of-line member a ReceivedMessage needs is defined here.
-SocketAddress::SocketAddress() noexcept : storage_{}, length_(0) {}
-
-}  // namespace strowger::net
-
 namespace strowger::script::test {
 
 void RecordingActions::reply(uint16_t status, std::string_view reason,
