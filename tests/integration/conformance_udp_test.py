@@ -109,6 +109,9 @@ routes:
                 raise SystemExit("daemon exited during start")
             time.sleep(0.05)
         else:
+            # Never leave a daemon behind, whatever the outcome.
+            self.daemon.kill()
+            self.daemon.wait()
             raise SystemExit("daemon not ready within 10 s")
         self.options_seq = 0
 
