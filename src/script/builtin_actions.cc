@@ -15,6 +15,14 @@
 namespace strowger::script::detail {
 namespace {
 
+// Explain mode shows what a value evaluates to for this message; a constant says nothing new.
+void explainValue(const Value& value, const MessageContext& ctx, std::string& out) {
+  if (value.isConstant()) return;
+  std::string text;
+  value.appendTo(ctx, text);
+  out += inQuotes(text);
+}
+
 // --- shared ----------------------------------------------------------------------------------
 
 // A value read from a message may hold line breaks (a folded header); in a header line or a
@@ -442,10 +450,7 @@ class SetRuriAction final : public Action {
   }
 
   void explain(const MessageContext& ctx, std::string& out) const override {
-    if (value_.isConstant()) return;
-    std::string text;
-    value_.appendTo(ctx, text);
-    out += inQuotes(text);
+    explainValue(value_, ctx, out);
   }
 
  private:
@@ -605,10 +610,7 @@ class AddHeaderAction final : public Action {
   }
 
   void explain(const MessageContext& ctx, std::string& out) const override {
-    if (value_.isConstant()) return;
-    std::string text;
-    value_.appendTo(ctx, text);
-    out += inQuotes(text);
+    explainValue(value_, ctx, out);
   }
 
  private:
@@ -665,10 +667,7 @@ class ReplaceHeaderAction final : public Action {
   }
 
   void explain(const MessageContext& ctx, std::string& out) const override {
-    if (value_.isConstant()) return;
-    std::string text;
-    value_.appendTo(ctx, text);
-    out += inQuotes(text);
+    explainValue(value_, ctx, out);
   }
 
  private:

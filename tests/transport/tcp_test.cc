@@ -14,22 +14,6 @@ namespace {
 
 using Options = TransportLayer::Options;
 
-std::unique_ptr<TransportLayer> startTransport(const Options& options, MessageHandler& handler) {
-  auto created = TransportLayer::create(options, handler);
-  EXPECT_TRUE(created.hasValue()) << (created ? "" : created.error());
-  if (!created) return nullptr;
-  auto transport = std::move(created).value();
-  transport->start();
-  return transport;
-}
-
-Options tcpOn(std::string host, unsigned workers = 2) {
-  Options o;
-  o.listen.push_back({Protocol::kTcp, std::move(host), 0});
-  o.workers = workers;
-  return o;
-}
-
 class TcpRoundTrip : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(TcpRoundTrip, MessagesInPiecesRepliesOnTheSameConnection) {

@@ -1,5 +1,7 @@
 #include "test_sockets.h"
 
+#include <gtest/gtest.h>
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -133,6 +135,33 @@ bool closedByPeer(int fd, std::chrono::milliseconds timeout) {
     ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
     if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) return true;
   }
+}
+
+std::unique_ptr<TransportLayer> startTransport(const TransportLayer::Options& options,
+                                               MessageHandler& handler) {
+  auto created = TransportLayer::create(options, handler);
+  EXPECT_TRUE(created.hasValue()) << (created ? "" : created.error());
+  if (!created) return nullptr;
+  auto transport = std::move(created).value();
+  transport->start();
+  return transport;
+}
+
+namespace {
+TransportLayer::Options listenOn(Protocol protocol, std::string host, unsigned workers) {
+  TransportLayer::Options o;
+  o.listen.push_back({protocol, std::move(host), 0});
+  o.workers = workers;
+  return o;
+}
+}  // namespace
+
+TransportLayer::Options udpOn(std::string host, unsigned workers) {
+  return listenOn(Protocol::kUdp, std::move(host), workers);
+}
+
+TransportLayer::Options tcpOn(std::string host, unsigned workers) {
+  return listenOn(Protocol::kTcp, std::move(host), workers);
 }
 
 std::string sipRequest(std::string_view callId, std::size_t bodyBytes, std::string_view transport) {

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -59,6 +60,13 @@ bool sendAll(int fd, std::string_view bytes);
 std::string receiveAtLeast(int fd, std::size_t want, std::chrono::milliseconds timeout);
 // True when the peer closed (EOF or reset) within the time.
 bool closedByPeer(int fd, std::chrono::milliseconds timeout);
+
+// A started transport, or null (with a test failure) when it could not bind.
+std::unique_ptr<TransportLayer> startTransport(const TransportLayer::Options& options,
+                                               MessageHandler& handler);
+// Options listening on `host`, port 0, over one protocol.
+TransportLayer::Options udpOn(std::string host, unsigned workers = 2);
+TransportLayer::Options tcpOn(std::string host, unsigned workers = 2);
 
 // A SIP request with a Content-Length, `bodyBytes` long, to make a message of a chosen size.
 std::string sipRequest(std::string_view callId, std::size_t bodyBytes = 0,

@@ -17,22 +17,6 @@ namespace {
 using Options = TransportLayer::Options;
 using ListenSpec = TransportLayer::ListenSpec;
 
-std::unique_ptr<TransportLayer> startTransport(const Options& options, MessageHandler& handler) {
-  auto created = TransportLayer::create(options, handler);
-  EXPECT_TRUE(created.hasValue()) << (created ? "" : created.error());
-  if (!created) return nullptr;
-  auto transport = std::move(created).value();
-  transport->start();
-  return transport;
-}
-
-Options udpOn(std::string host, unsigned workers = 2) {
-  Options o;
-  o.listen.push_back({Protocol::kUdp, std::move(host), 0});
-  o.workers = workers;
-  return o;
-}
-
 class UdpRoundTrip : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(UdpRoundTrip, DeliversAndReplies) {
