@@ -379,11 +379,47 @@ void readLimits(Loader& loader, const Entry& entry, Config::Server& out) {
   readMapping(loader, entry, kLimitsFields, out.limits);
 }
 
-const std::array<Field<Config::Server>, 4> kServerFields = {{
+using Tx = Config::Transactions;
+const std::array<Field<Tx>, 7> kTransactionFields = {{
+    {"max", false,
+     [](Loader& l, const Entry& e, Tx& out) { readInteger(l, e, Tx::kMaxRange, out.max); }},
+    {"retry_after", false,
+     [](Loader& l, const Entry& e, Tx& out) {
+       readInteger(l, e, Tx::kRetryAfterRange, out.retryAfter);
+     }},
+    {"t1", false,
+     [](Loader& l, const Entry& e, Tx& out) { readInteger(l, e, Tx::kT1Range, out.t1); }},
+    {"t2", false,
+     [](Loader& l, const Entry& e, Tx& out) { readInteger(l, e, Tx::kT2Range, out.t2); }},
+    {"t4", false,
+     [](Loader& l, const Entry& e, Tx& out) { readInteger(l, e, Tx::kT4Range, out.t4); }},
+    {"fr_timeout", false,
+     [](Loader& l, const Entry& e, Tx& out) {
+       readInteger(l, e, Tx::kFrTimeoutRange, out.frTimeout);
+     }},
+    {"fr_inv_timeout", false,
+     [](Loader& l, const Entry& e, Tx& out) {
+       readInteger(l, e, Tx::kFrInvTimeoutRange, out.frInvTimeout);
+     }},
+}};
+
+void readTransactions(Loader& loader, const Entry& entry, Config::Server& out) {
+  readMapping(loader, entry, kTransactionFields, out.transactions);
+  // T2 caps the retransmission interval that starts at T1 (RFC 3261 §17.1.2.2).
+  if (out.transactions.t2 < out.transactions.t1) {
+    loader.error(entry.keyMark, entry.path,
+                 "t2 (" + std::to_string(out.transactions.t2) +
+                     " ms) must not be smaller than t1 (" + std::to_string(out.transactions.t1) +
+                     " ms)");
+  }
+}
+
+const std::array<Field<Config::Server>, 5> kServerFields = {{
     {"listen", true, readListen},
     {"workers", false, readWorkers},
     {"log", false, readLog},
     {"limits", false, readLimits},
+    {"transactions", false, readTransactions},
 }};
 
 void readServer(Loader& loader, const Entry& entry, Config& out) {

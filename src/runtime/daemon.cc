@@ -35,6 +35,15 @@ std::shared_ptr<const proxy::ProxySettings> proxySettings(const Config& config) 
   settings->limits.maxMessageBytes = config.server.limits.maxMessageBytes;
   settings->limits.maxHeaders = static_cast<uint16_t>(config.server.limits.maxHeaders);
   settings->limits.maxLineBytes = config.server.limits.maxLineBytes;
+  const Config::Transactions& tx = config.server.transactions;
+  using std::chrono::milliseconds;
+  settings->transactions.timers.t1 = milliseconds(tx.t1);
+  settings->transactions.timers.t2 = milliseconds(tx.t2);
+  settings->transactions.timers.t4 = milliseconds(tx.t4);
+  settings->transactions.frTimeout = milliseconds(tx.frTimeout);
+  settings->transactions.frInvTimeout = milliseconds(tx.frInvTimeout);
+  settings->transactions.maxLive = tx.max;
+  settings->transactions.retryAfter = tx.retryAfter;
   return settings;
 }
 
@@ -64,6 +73,15 @@ void logStats(const proxy::ProxyStats& s) {
       s.unhandled, s.dropped, s.forwardFailures, s.loops);
 }
 
+void logStats(const proxy::TransactionStats& s) {
+  spdlog::info(
+      "transactions: live {}, created {}, completed 1xx/2xx/3xx/4xx/5xx/6xx {}/{}/{}/{}/{}/{}, "
+      "timeouts {}, retransmissions {}, absorbed {}, refused {}, cancelled {}, branches {}",
+      s.live, s.created, s.completed[1], s.completed[2], s.completed[3], s.completed[4],
+      s.completed[5], s.completed[6], s.timeouts, s.retransmissions, s.absorbed, s.refused,
+      s.cancelled, s.branches);
+}
+
 }  // namespace
 
 Daemon::Daemon(std::string configPath, ConfigOverrides overrides,
@@ -77,7 +95,7 @@ Daemon::Daemon(std::string configPath, ConfigOverrides overrides,
 int Daemon::run() {
   awaitSignal();
   const std::shared_ptr<const Config> config = config_.load();
-  proxy_ = std::make_unique<proxy::StatelessProxy>(proxySettings(*config), nullptr);
+  proxy_ = std::make_unique<proxy::ProxyCore>(proxySettings(*config), nullptr);
   auto created = transport::TransportLayer::create(transportOptions(*config), *proxy_);
   if (!created) {
     spdlog::critical("not starting: {}", created.error());
@@ -86,6 +104,7 @@ int Daemon::run() {
   transport_ = std::move(created).value();
   outbound_ = std::make_unique<TransportOutbound>(transport_.get());
   proxy_->setOutbound(outbound_.get());
+  proxy_->transactions().startTimers(*transport_);
   transport_->start();
   std::string bound;
   for (const transport::Listener& l : transport_->listeners()) {
@@ -98,7 +117,9 @@ int Daemon::run() {
   io_.run();
   // In-flight messages finish on the workers; then the sockets close.
   transport_->stop();
+  proxy_->transactions().stopTimers();
   logStats(proxy_->stats());
+  logStats(proxy_->transactionStats());
   spdlog::info("strowger {} stopped", STROWGER_VERSION);
   return 0;
 }

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "logging.h"
-#include "stateless_proxy.h"
+#include "proxy_core.h"
 #include "strowger/runtime/config.h"
 #include "strowger/transport/transport.h"
 
@@ -59,7 +59,7 @@ class Daemon {
   std::atomic<std::shared_ptr<const Config>> config_;
   boost::asio::io_context io_;
   boost::asio::signal_set signals_;
-  std::unique_ptr<proxy::StatelessProxy> proxy_;
+  std::unique_ptr<proxy::ProxyCore> proxy_;
   std::unique_ptr<transport::TransportLayer> transport_;
   std::unique_ptr<TransportOutbound> outbound_;
 };

@@ -5,7 +5,7 @@
 #include <sstream>
 #include <vector>
 
-#include "stateless_proxy.h"
+#include "proxy_core.h"
 #include "strowger/script/context.h"
 
 namespace strowger::runtime {
@@ -132,7 +132,7 @@ int explainMessage(const Config& config, const std::string& messageFile, const s
   settings->limits = {config.server.limits.maxMessageBytes,
                       static_cast<uint16_t>(config.server.limits.maxHeaders),
                       config.server.limits.maxLineBytes};
-  proxy::StatelessProxy proxy(settings, &outbound);
+  proxy::ProxyCore proxy(settings, &outbound);
   PrintingTracer tracer(out);
   std::string_view firstLine(bytes);
   firstLine = firstLine.substr(0, firstLine.find("\r\n"));

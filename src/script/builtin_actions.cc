@@ -37,10 +37,6 @@ bool hasLineBreak(std::string_view text) {
   return text.find_first_of("\r\n") != std::string_view::npos;
 }
 
-std::string_view callIdOf(const MessageContext& ctx) {
-  return ctx.message().callId().valueOr(std::string_view{});
-}
-
 // A step that takes no parameters: `- drop` or `- drop:` (an empty value).
 bool noParams(const YAML::Node& params, CompileContext& ctx) {
   if (params.IsNull()) return true;
@@ -108,6 +104,41 @@ void forEachHeaderLine(const sip::Message& message, std::string_view name, sip::
   }
 }
 
+}  // namespace
+
+std::string_view callIdOf(const MessageContext& ctx) {
+  return ctx.message().callId().valueOr(std::string_view{});
+}
+
+int lineOf(const YAML::Node& node) {
+  const YAML::Mark mark = node.Mark();
+  return mark.is_null() ? 0 : mark.line + 1;
+}
+
+std::optional<Destination> readDestination(const YAML::Node& node, CompileContext& ctx) {
+  if (!node.IsScalar()) {
+    ctx.expected(node, kDestinationForm);
+    return std::nullopt;
+  }
+  std::optional<Value> value = ctx.compileValue(node);
+  if (!value) return std::nullopt;
+  Destination destination;
+  if (!value->isConstant()) {
+    destination.value = std::move(*value);
+    destination.line = lineOf(node);
+    return destination;
+  }
+  Expected<NextHop, std::string> hop = parseNextHop(value->constant());
+  if (!hop) {
+    ctx.error(node, hop.error());
+    return std::nullopt;
+  }
+  destination.hop = std::move(*hop);
+  return destination;
+}
+
+namespace {
+
 // --- reply -----------------------------------------------------------------------------------
 
 class ReplyAction final : public Action {
@@ -165,11 +196,16 @@ constexpr std::string_view kReplyForms =
     "[CODE, \"REASON\"] or {code: CODE, reason: \"REASON\", headers: [\"Name: value\", ...]}";
 
 std::optional<uint16_t> readStatus(const YAML::Node& node, CompileContext& ctx) {
+  // A failure route's reply is the transaction's final response: a provisional one would leave
+  // the caller waiting for one that never comes.
+  const bool mustBeFinal = ctx.routeKind() == RouteKind::kFailure;
   if (node.IsScalar()) {
     const std::optional<uint64_t> code = sip::parseUnsigned(node.Scalar(), 699);
-    if (code && *code >= 100) return static_cast<uint16_t>(*code);
+    if (code && *code >= (mustBeFinal ? 200 : 100)) return static_cast<uint16_t>(*code);
   }
-  ctx.expected(node, "a status code 100..699");
+  ctx.expected(node, mustBeFinal
+                         ? "a final status code 200..699 (a failure route ends the transaction)"
+                         : "a status code 100..699");
   return std::nullopt;
 }
 
@@ -319,12 +355,6 @@ class ForwardAction final : public Action {
   int line_ = 0;
 };
 
-// The line a parameter is on, for run-time warnings about values read from the message.
-int lineOf(const YAML::Node& node) {
-  const YAML::Mark mark = node.Mark();
-  return mark.is_null() ? 0 : mark.line + 1;
-}
-
 }  // namespace
 
 std::unique_ptr<const Action> makeForward(const YAML::Node& params, CompileContext& ctx) {
@@ -351,15 +381,12 @@ std::unique_ptr<const Action> makeForward(const YAML::Node& params, CompileConte
     if (ok) ctx.expected(params, forms);
     return nullptr;
   }
-  std::optional<Value> value = scalarValue(*to, ctx, "a SIP URI such as \"sip:192.0.2.1:5060\"");
-  if (!value || !ok) return nullptr;
-  if (!value->isConstant()) return std::make_unique<ForwardAction>(std::move(*value), lineOf(*to));
-  Expected<NextHop, std::string> hop = parseNextHop(value->constant());
-  if (!hop) {
-    ctx.error(*to, hop.error());
-    return nullptr;
+  std::optional<Destination> destination = readDestination(*to, ctx);
+  if (!destination || !ok) return nullptr;
+  if (destination->value) {
+    return std::make_unique<ForwardAction>(std::move(*destination->value), destination->line);
   }
-  return std::make_unique<ForwardAction>(std::move(*hop));
+  return std::make_unique<ForwardAction>(std::move(*destination->hop));
 }
 
 namespace {
@@ -799,7 +826,9 @@ class LogAction final : public Action {
 }  // namespace
 
 std::unique_ptr<const Action> makeRouteCall(const YAML::Node& params, CompileContext& ctx) {
-  const Route* route = ctx.findRoute(params);
+  // A route of another kind runs at another time, with another message (a reply, or the request
+  // after its branches failed): only the transaction may run it, armed with on_failure etc.
+  const Route* route = ctx.findRoute(params, ctx.routeKind());
   if (!route) return nullptr;
   return std::make_unique<RouteCallAction>(*route, lineOf(params));
 }

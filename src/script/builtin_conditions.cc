@@ -40,7 +40,7 @@ class MethodCondition final : public Condition {
 
   bool test(MessageContext& ctx) const override {
     // Methods are case-sensitive (RFC 3261 §7.1).
-    const std::string_view method = ctx.message().methodText();
+    const std::string_view method = methodOf(ctx.message());
     return std::find(methods_.begin(), methods_.end(), method) != methods_.end();
   }
 

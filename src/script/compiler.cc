@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <array>
+#include <cassert>
 #include <exception>
 #include <map>
+#include <utility>
 
 #include "strowger/script/registry.h"
 #include "strowger/script/script.h"
@@ -17,11 +19,41 @@
 namespace strowger::script {
 namespace {
 
-// Names that later versions give a meaning (RFC 3261 §16 hook points): refusing them now keeps a
-// configuration from changing behaviour silently on upgrade.
-constexpr std::array<std::string_view, 3> kReservedRouteNames = {"reply", "failure", "branch"};
-
 constexpr std::string_view kRequestRoute = "request";
+
+// The keys of `routes:` that hold the routes a stateful relay runs later (RFC 3261 §16 hook
+// points), each a mapping of named routes of that kind.
+struct KindSection {
+  std::string_view key;
+  RouteKind kind;
+};
+constexpr std::array<KindSection, 3> kKindSections = {{
+    {"failure", RouteKind::kFailure},
+    {"reply", RouteKind::kReply},
+    {"branch", RouteKind::kBranch},
+}};
+
+const KindSection* kindSection(std::string_view key) {
+  for (const KindSection& section : kKindSections) {
+    if (section.key == key) return &section;
+  }
+  return nullptr;
+}
+
+// "request routes", "request and failure routes", "request, failure and branch routes".
+std::string kindsText(RouteKinds kinds) {
+  std::vector<std::string_view> names;
+  for (RouteKind kind :
+       {RouteKind::kRequest, RouteKind::kFailure, RouteKind::kReply, RouteKind::kBranch}) {
+    if (kinds.contains(kind)) names.push_back(routeKindName(kind));
+  }
+  std::string out;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) out += i + 1 == names.size() ? " and " : ", ";
+    out += names[i];
+  }
+  return out + " routes";
+}
 
 constexpr std::string_view kIfForm = "{if: {CONDITIONS}, then: [STEPS], else: [STEPS]}";
 constexpr std::string_view kConditionsForm =
@@ -118,20 +150,10 @@ class Compiler final : public CompileContext {
     return std::nullopt;
   }
 
-  const Route* findRoute(const YAML::Node& node) override {
-    if (!node.IsScalar()) {
-      expected(node, "a route name");
-      return nullptr;
-    }
-    const auto found = routes_.find(node.Scalar());
-    if (found != routes_.end()) return found->second;
-    std::vector<std::string_view> names;
-    for (const auto& [name, route] : routes_)
-      names.push_back(name);
-    std::string hint = detail::didYouMean(node.Scalar(), names);
-    if (hint.empty()) hint = "; the routes are " + detail::listOf(names);
-    error(node, "unknown route " + detail::inQuotes(node.Scalar()) + hint);
-    return nullptr;
+  const Route* findRoute(const YAML::Node& node) override { return lookUpRoute(node, nullptr); }
+
+  const Route* findRoute(const YAML::Node& node, RouteKind kind) override {
+    return lookUpRoute(node, &kind);
   }
 
   std::unique_ptr<const Action> compileSteps(const YAML::Node& node) override;
@@ -201,6 +223,57 @@ class Compiler final : public CompileContext {
     return false;
   }
 
+  // A route named by `node`: of any kind when `kind` is null.
+  const Route* lookUpRoute(const YAML::Node& node, const RouteKind* kind) {
+    if (!node.IsScalar()) {
+      expected(node, kind ? "the name of a " + std::string(routeKindName(*kind)) + " route"
+                          : std::string("a route name"));
+      return nullptr;
+    }
+    const std::string& wanted = node.Scalar();
+    const auto found = routes_.find(wanted);
+    if (found != routes_.end()) {
+      const Route* route = found->second.route;
+      if (!kind || route->kind() == *kind) return route;
+      error(node, detail::inQuotes(wanted) + " is a " + std::string(routeKindName(route->kind())) +
+                      " route; expected a " + std::string(routeKindName(*kind)) + " route" +
+                      routesOfKind(*kind));
+      return nullptr;
+    }
+    std::vector<std::string_view> names;
+    for (const auto& [name, declared] : routes_) {
+      if (!kind || declared.route->kind() == *kind) names.push_back(name);
+    }
+    std::string hint = detail::didYouMean(wanted, names);
+    if (hint.empty())
+      hint = kind ? routesOfKind(*kind) : "; the routes are " + detail::listOf(names);
+    const std::string what = kind ? std::string(routeKindName(*kind)) + " route " : "route ";
+    error(node, "unknown " + what + detail::inQuotes(wanted) + hint);
+    return nullptr;
+  }
+
+  // "; the failure routes are a, b", or where to define one when there is none.
+  std::string routesOfKind(RouteKind kind) const {
+    std::vector<std::string_view> names;
+    for (const auto& [name, declared] : routes_) {
+      if (declared.route->kind() == kind) names.push_back(name);
+    }
+    const std::string kindName(routeKindName(kind));
+    if (!names.empty()) return "; the " + kindName + " routes are " + detail::listOf(names);
+    if (kind == RouteKind::kRequest) return {};
+    return "; there are none: define one under routes." + kindName;
+  }
+
+  // Reports at `node` with `path` as the place in the section, whatever the current scope's is.
+  void errorAt(std::string path, const YAML::Node& node, std::string message) {
+    path_.swap(path);
+    error(node, std::move(message));
+    path_.swap(path);
+  }
+
+  void declareRoute(const YAML::Node& key, const YAML::Node& body, RouteKind kind, std::string path,
+                    std::vector<std::unique_ptr<Route>>& owned);
+
   std::optional<detail::StepNode> compileStep(const YAML::Node& item);
   std::optional<detail::StepNode> compileIf(const YAML::Node& item);
   std::optional<detail::StepNode> compileAction(const std::string& name, const YAML::Node& key,
@@ -216,7 +289,15 @@ class Compiler final : public CompileContext {
   YAML::Mark mark_ = YAML::Mark::null_mark();
   std::string stepName_;
   RouteKind kind_ = RouteKind::kRequest;
-  std::map<std::string, Route*, std::less<>> routes_;
+  // Every route by name, with where it is defined and its body, in the order written.
+  struct Declared {
+    Route* route = nullptr;
+    YAML::Node key;
+    YAML::Node body;
+    std::string path;  // "routes.failure.to_voicemail"
+    std::size_t order = 0;
+  };
+  std::map<std::string, Declared, std::less<>> routes_;
   std::size_t compiledNodes_ = 0;
   bool overBudget_ = false;
 };
@@ -227,53 +308,92 @@ std::shared_ptr<const RoutingScript> Compiler::compile(const YAML::Node& routes)
     expected(routes, "a mapping of named routes, with at least \"request\"");
     return nullptr;
   }
-  // First every name, so that a route may call one defined further down.
+  // First every name, so that a route may name one defined further down.
   std::vector<std::unique_ptr<Route>> owned;
-  std::vector<std::pair<YAML::Node, YAML::Node>> bodies;
   for (const auto& pair : routes) {
     const YAML::Node& key = pair.first;
-    if (!key.IsScalar() || !isRouteName(key.Scalar())) {
-      error(key,
-            "expected a route name (letters, digits, '_', '-', '.'), got " + describeNode(key));
+    const KindSection* section = key.IsScalar() ? kindSection(key.Scalar()) : nullptr;
+    if (!section) {
+      declareRoute(key, pair.second, RouteKind::kRequest, "routes", owned);
       continue;
     }
-    const std::string& name = key.Scalar();
-    const auto previous = routes_.find(name);
-    if (previous != routes_.end()) {
-      const auto first = std::find_if(bodies.begin(), bodies.end(),
-                                      [&](const auto& b) { return b.first.Scalar() == name; });
-      Scope scope(*this, "." + name, key.Mark());
-      error(key, "route defined twice (first at line " +
-                     std::to_string(lineOf(first->first.Mark())) + ")");
+    const YAML::Node& kindRoutes = pair.second;
+    const std::string kindName(section->key);
+    Scope scope(*this, "." + kindName, key.Mark());
+    if (kindRoutes.IsNull()) continue;
+    if (!kindRoutes.IsMap()) {
+      const std::string form =
+          "a mapping of named " + kindName + " routes, such as {NAME: [STEPS], ...}";
+      if (kindRoutes.IsSequence()) {
+        error(kindRoutes, "expected " + form + ", got a list; each " + kindName +
+                              " route has a name, by which on_" + kindName + " arms it");
+      } else {
+        expected(kindRoutes, form);
+      }
       continue;
     }
-    if (std::find(kReservedRouteNames.begin(), kReservedRouteNames.end(), name) !=
-        kReservedRouteNames.end()) {
-      Scope scope(*this, "." + name, key.Mark());
-      error(key, "the name " + detail::inQuotes(name) + " is reserved for the " + name +
-                     " routes of a later version; choose another name");
-      continue;
+    for (const auto& inner : kindRoutes) {
+      declareRoute(inner.first, inner.second, section->kind, "routes." + kindName, owned);
     }
-    owned.push_back(std::make_unique<Route>(name, RouteKind::kRequest));
-    routes_.emplace(name, owned.back().get());
-    bodies.emplace_back(key, pair.second);
   }
   const auto request = routes_.find(kRequestRoute);
   if (request == routes_.end()) {
     error(routes, "missing the \"request\" route, where every request starts");
   }
-  for (const auto& [key, body] : bodies) {
-    Route* route = routes_.at(key.Scalar());
-    kind_ = route->kind();
-    Scope scope(*this, "." + key.Scalar(), key.Mark());
-    if (!body.IsNull() && !body.IsSequence()) {
-      expected(body, "a list of steps");
-      continue;
+  std::vector<const Declared*> inOrder;
+  for (const auto& [name, declared] : routes_)
+    inOrder.push_back(&declared);
+  std::sort(inOrder.begin(), inOrder.end(),
+            [](const Declared* a, const Declared* b) { return a->order < b->order; });
+  for (const Declared* declared : inOrder) {
+    kind_ = declared->route->kind();
+    std::string outer = std::exchange(path_, declared->path);
+    {
+      Scope scope(*this, "", declared->key.Mark());
+      if (!declared->body.IsNull() && !declared->body.IsSequence()) {
+        expected(declared->body, "a list of steps");
+      } else {
+        declared->route->setBody(compileSteps(declared->body));
+      }
     }
-    route->setBody(compileSteps(body));
+    path_ = std::move(outer);
   }
   if (!errors_.empty()) return nullptr;
-  return std::make_shared<const RoutingScript>(std::move(owned), request->second);
+  return std::make_shared<const RoutingScript>(std::move(owned), request->second.route);
+}
+
+void Compiler::declareRoute(const YAML::Node& key, const YAML::Node& body, RouteKind kind,
+                            std::string path, std::vector<std::unique_ptr<Route>>& owned) {
+  if (!key.IsScalar() || !isRouteName(key.Scalar())) {
+    error(key, "expected a route name (letters, digits, '_', '-', '.'), got " + describeNode(key));
+    return;
+  }
+  const std::string& name = key.Scalar();
+  path += "." + name;
+  if (const auto previous = routes_.find(name); previous != routes_.end()) {
+    const Declared& first = previous->second;
+    const int firstLine = lineOf(first.key.Mark());
+    const RouteKind firstKind = first.route->kind();
+    if (firstKind == kind) {
+      errorAt(std::move(path), key,
+              "route defined twice (first at line " + std::to_string(firstLine) + ")");
+    } else {
+      errorAt(std::move(path), key,
+              "route name already taken by the " + std::string(routeKindName(firstKind)) +
+                  " route at line " + std::to_string(firstLine) +
+                  "; route names are unique across route kinds");
+    }
+    return;
+  }
+  // Inside a kind's section, the kind names would read as the sections themselves.
+  if (kind != RouteKind::kRequest && (name == kRequestRoute || kindSection(name))) {
+    errorAt(
+        std::move(path), key,
+        "the name " + detail::inQuotes(name) + " is the name of a route kind; choose another name");
+    return;
+  }
+  owned.push_back(std::make_unique<Route>(name, kind));
+  routes_.emplace(name, Declared{owned.back().get(), key, body, std::move(path), owned.size()});
 }
 
 std::unique_ptr<const Action> Compiler::compileSteps(const YAML::Node& node) {
@@ -344,7 +464,8 @@ std::optional<detail::StepNode> Compiler::compileAction(const std::string& name,
   }
   if (!spec->routeKinds.contains(kind_)) {
     error(key, detail::inQuotes(name) + " may not be used in a " +
-                   std::string(routeKindName(kind_)) + " route");
+                   std::string(routeKindName(kind_)) + " route, only in " +
+                   kindsText(spec->routeKinds));
     return std::nullopt;
   }
   const std::size_t before = errors_.size();
@@ -524,7 +645,8 @@ std::unique_ptr<const Condition> Compiler::compileConditionEntry(const YAML::Nod
     }
     if (!spec->routeKinds.contains(kind_)) {
       error(key, detail::inQuotes(name) + " may not be used in a " +
-                     std::string(routeKindName(kind_)) + " route");
+                     std::string(routeKindName(kind_)) + " route, only in " +
+                     kindsText(spec->routeKinds));
       return nullptr;
     }
     const std::size_t before = errors_.size();
@@ -559,8 +681,17 @@ RoutingScript::RoutingScript(std::vector<std::unique_ptr<Route>> routes, const R
 RoutingScript::~RoutingScript() = default;
 
 void RoutingScript::runRequest(MessageContext& ctx) const {
+  ctx.setRouteKind(RouteKind::kRequest);
   ctx.setRouteDepth(0);
   request_->run(ctx);
+}
+
+void RoutingScript::runHook(const Route& route, MessageContext& ctx) const {
+  assert(findRoute(route.name()) == &route);
+  assert(!ctx.finished());
+  ctx.setRouteKind(route.kind());
+  ctx.setRouteDepth(0);
+  route.run(ctx);
 }
 
 const Route* RoutingScript::findRoute(std::string_view name) const noexcept {

@@ -27,6 +27,14 @@ inline const sip::NameAddr* toOf(const MessageContext& ctx) {
   return to ? &*to : nullptr;
 }
 
+// The method of a request; for a response, the method of its CSeq: the request it answers
+// (RFC 3261 §8.1.3.3). Empty when a response's CSeq does not parse.
+inline std::string_view methodOf(const sip::Message& message) {
+  if (message.isRequest()) return message.methodText();
+  const auto& cseq = message.cseq();
+  return cseq ? cseq->methodText : std::string_view{};
+}
+
 // A host as it is written in a URI: an IPv6 reference in brackets.
 inline void appendUriHost(const sip::Uri& uri, std::string& out) {
   if (uri.hostPort.kind == sip::HostKind::kIpv6) {

@@ -35,6 +35,8 @@ enum class Value::Field : uint8_t {
   kDstIp,
   kDstPort,
   kTransport,
+  kReplyCode,
+  kReplyReason,
   kHeader,
 };
 
@@ -47,18 +49,30 @@ struct Variable {
   Field field;
 };
 
-constexpr std::array<Variable, 21> kVariables = {{
-    {"ruri", Field::kRuri},           {"ruri.scheme", Field::kRuriScheme},
-    {"ruri.user", Field::kRuriUser},  {"ruri.host", Field::kRuriHost},
-    {"ruri.port", Field::kRuriPort},  {"from.uri", Field::kFromUri},
-    {"from.user", Field::kFromUser},  {"from.host", Field::kFromHost},
-    {"from.tag", Field::kFromTag},    {"to.uri", Field::kToUri},
-    {"to.user", Field::kToUser},      {"to.host", Field::kToHost},
-    {"to.tag", Field::kToTag},        {"callid", Field::kCallId},
-    {"cseq", Field::kCSeq},           {"method", Field::kMethod},
-    {"src.ip", Field::kSrcIp},        {"src.port", Field::kSrcPort},
-    {"dst.ip", Field::kDstIp},        {"dst.port", Field::kDstPort},
+constexpr std::array<Variable, 23> kVariables = {{
+    {"ruri", Field::kRuri},
+    {"ruri.scheme", Field::kRuriScheme},
+    {"ruri.user", Field::kRuriUser},
+    {"ruri.host", Field::kRuriHost},
+    {"ruri.port", Field::kRuriPort},
+    {"from.uri", Field::kFromUri},
+    {"from.user", Field::kFromUser},
+    {"from.host", Field::kFromHost},
+    {"from.tag", Field::kFromTag},
+    {"to.uri", Field::kToUri},
+    {"to.user", Field::kToUser},
+    {"to.host", Field::kToHost},
+    {"to.tag", Field::kToTag},
+    {"callid", Field::kCallId},
+    {"cseq", Field::kCSeq},
+    {"method", Field::kMethod},
+    {"src.ip", Field::kSrcIp},
+    {"src.port", Field::kSrcPort},
+    {"dst.ip", Field::kDstIp},
+    {"dst.port", Field::kDstPort},
     {"transport", Field::kTransport},
+    {"reply.code", Field::kReplyCode},
+    {"reply.reason", Field::kReplyReason},
 }};
 
 constexpr std::string_view kHeaderPrefix = "hdr.";
@@ -215,7 +229,7 @@ void Value::appendTo(const MessageContext& ctx, std::string& out) const {
         if (const auto& cseq = message.cseq()) detail::appendNumber(cseq->number, out);
         break;
       case Field::kMethod:
-        out.append(message.methodText());
+        out.append(detail::methodOf(message));
         break;
       case Field::kSrcIp:
         detail::appendIp(ctx.received().source, out);
@@ -235,6 +249,12 @@ void Value::appendTo(const MessageContext& ctx, std::string& out) const {
         break;
       case Field::kTransport:
         out.append(detail::transportText(ctx.received().protocol));
+        break;
+      case Field::kReplyCode:
+        if (const ReplyView* reply = ctx.reply()) detail::appendNumber(reply->code, out);
+        break;
+      case Field::kReplyReason:
+        if (const ReplyView* reply = ctx.reply()) out.append(reply->reason);
         break;
       case Field::kHeader: {
         const sip::HeaderField* h = part.header == sip::HeaderId::kOther

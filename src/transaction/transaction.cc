@@ -447,4 +447,30 @@ bool buildAckForNon2xx(const sip::Message& invite, const sip::Message& response,
   return true;
 }
 
+// --- §9.1 CANCEL --------------------------------------------------------------------------------
+
+bool buildCancel(const sip::Message& request, std::string& out) {
+  const auto& via = request.topVia();
+  const auto& cseq = request.cseq();
+  const auto& callId = request.callId();
+  const sip::HeaderField* from = request.find(sip::HeaderId::kFrom);
+  const sip::HeaderField* to = request.find(sip::HeaderId::kTo);
+  if (!request.isRequest() || !via || !cseq || !callId || from == nullptr || to == nullptr) {
+    return false;
+  }
+  out.append("CANCEL ").append(request.requestUriText()).append(" SIP/2.0\r\n");
+  // The top Via only, so that the CANCEL matches the request's transaction at the next hop.
+  out.append("Via: ").append(via->raw).append("\r\n");
+  for (const sip::HeaderField& route : request.all(sip::HeaderId::kRoute)) {
+    out.append("Route: ").append(route.value).append("\r\n");
+  }
+  out.append("Max-Forwards: 70\r\n");
+  out.append("From: ").append(from->value).append("\r\n");
+  out.append("To: ").append(to->value).append("\r\n");
+  out.append("Call-ID: ").append(*callId).append("\r\n");
+  out.append("CSeq: ").append(std::to_string(cseq->number)).append(" CANCEL\r\n");
+  out.append("Content-Length: 0\r\n\r\n");
+  return true;
+}
+
 }  // namespace strowger::transaction

@@ -55,6 +55,7 @@ class NullActions final : public script::ProxyActions {
  public:
   void reply(uint16_t, std::string_view, std::span<const std::string>) override {}
   bool forward(const script::NextHop*) override { return true; }
+  bool relay(const script::NextHop*, script::ForkMode) override { return true; }
   void recordRoute() override {}
   bool looseRoute() override { return true; }
   bool isLocal(std::string_view host, uint16_t port) const override {

@@ -227,7 +227,7 @@ TEST(RuntimeConfigErrors, UnknownKeySuggestsTheNearMiss) {
 TEST(RuntimeConfigErrors, UnknownKeyWithoutNearMissListsTheKeys) {
   EXPECT_THAT(errorsOf("server:\n  listen: [ \"udp:0.0.0.0\" ]\n  timers: {}\n"),
               ElementsAre("strowger.yaml:3:3: server.timers: unknown key; expected one of listen, "
-                          "workers, log, limits"));
+                          "workers, log, limits, transactions"));
 }
 
 TEST(RuntimeConfigErrors, LaterSectionsAreNotSupportedYet) {
@@ -426,6 +426,53 @@ TEST(RuntimeConfigErrors, Limits) {
                   "got \"0x40\"",
                   "strowger.yaml:6:21: server.limits.max_line_bytes: expected an integer "
                   "256..65535, got \"65536\""));
+}
+
+TEST(RuntimeConfig, TransactionKeysAreRead) {
+  const Config config = parseOk(R"(server:
+  listen: [ "udp:0.0.0.0" ]
+  transactions:
+    max: 1000
+    retry_after: 30
+    t1: 250
+    t2: 2000
+    t4: 4000
+    fr_timeout: 5000
+    fr_inv_timeout: 60000
+)");
+  const Config::Transactions& tx = config.server.transactions;
+  EXPECT_EQ(tx.max, 1000u);
+  EXPECT_EQ(tx.retryAfter, 30u);
+  EXPECT_EQ(tx.t1, 250u);
+  EXPECT_EQ(tx.t2, 2000u);
+  EXPECT_EQ(tx.t4, 4000u);
+  EXPECT_EQ(tx.frTimeout, 5000u);
+  EXPECT_EQ(tx.frInvTimeout, 60000u);
+  EXPECT_EQ(parseOk("server:\n  listen: [ \"udp:0.0.0.0\" ]\n").server.transactions,
+            Config::Transactions{});
+}
+
+TEST(RuntimeConfigErrors, Transactions) {
+  EXPECT_THAT(
+      errorsOf(R"(server:
+  listen: [ "udp:0.0.0.0" ]
+  transactions:
+    max: 0
+    t1: 5
+    fr_timeout: 1h
+)"),
+      ElementsAre("strowger.yaml:4:10: server.transactions.max: expected an integer "
+                  "16..10000000, got \"0\"",
+                  "strowger.yaml:5:9: server.transactions.t1: expected an integer 10..10000, "
+                  "got \"5\"",
+                  "strowger.yaml:6:17: server.transactions.fr_timeout: expected an integer "
+                  "100..600000, got \"1h\""));
+  EXPECT_THAT(errorsOf(R"(server:
+  listen: [ "udp:0.0.0.0" ]
+  transactions: { t1: 3000, t2: 2000 }
+)"),
+              ElementsAre("strowger.yaml:3:3: server.transactions: t2 (2000 ms) must not be "
+                          "smaller than t1 (3000 ms)"));
 }
 
 TEST(RuntimeConfigErrors, DuplicateKeys) {

@@ -233,11 +233,11 @@ TEST(ScriptCompilerErrors, BadCidr) {
 
 TEST(ScriptCompilerErrors, UnknownRoute) {
   EXPECT_THAT(errorsOf("routes:\n  request:\n    - route: in_dialgo\n  in_dialog: []\n"),
-              ElementsAre("strowger.yaml:3:14: routes.request[0].route: unknown route "
-                          "\"in_dialgo\"; did you mean \"in_dialog\"?"));
+              ElementsAre("strowger.yaml:3:14: routes.request[0].route: unknown request "
+                          "route \"in_dialgo\"; did you mean \"in_dialog\"?"));
   EXPECT_THAT(errorsOf("routes:\n  request:\n    - route: pstn\n  in_dialog: []\n"),
-              ElementsAre("strowger.yaml:3:14: routes.request[0].route: unknown route \"pstn\"; "
-                          "the routes are in_dialog, request"));
+              ElementsAre("strowger.yaml:3:14: routes.request[0].route: unknown request "
+                          "route \"pstn\"; the request routes are in_dialog, request"));
 }
 
 TEST(ScriptCompilerErrors, MissingRequestRoute) {
@@ -294,9 +294,9 @@ TEST(ScriptCompilerErrors, OneStepPerListItem) {
 }
 
 TEST(ScriptCompilerErrors, RouteNames) {
-  EXPECT_THAT(errorsOf("routes:\n  request: []\n  failure: []\n"),
-              ElementsAre("strowger.yaml:3:3: routes.failure: the name \"failure\" is reserved "
-                          "for the failure routes of a later version; choose another name"));
+  EXPECT_THAT(errorsOf("routes:\n  request: []\n  \"a b\": []\n"),
+              ElementsAre("strowger.yaml:3:3: routes: expected a route name (letters, digits, "
+                          "'_', '-', '.'), got \"a b\""));
   EXPECT_THAT(errorsOf("routes:\n  request: []\n  x: []\n  x: [ drop ]\n"),
               ElementsAre("strowger.yaml:4:3: routes.x: route defined twice (first at line 3)"));
 }

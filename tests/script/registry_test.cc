@@ -145,6 +145,13 @@ StepRegistry moduleRegistry() {
                               std::string(ctx.file()));
         return nullptr;
       }}));
+  EXPECT_TRUE(registry.addAction(ActionSpec{
+      "test.kind", "X", RouteKinds::all(),
+      [](const YAML::Node& params, CompileContext& ctx) -> std::unique_ptr<const Action> {
+        ctx.error(params,
+                  "compiled for a " + std::string(routeKindName(ctx.routeKind())) + " route");
+        return nullptr;
+      }}));
   return registry;
 }
 
@@ -184,7 +191,8 @@ TEST(ScriptRegistry, ModuleStepErrors) {
                   "step \"forwrd\"; did you mean \"forward\"?"));
   EXPECT_THAT(moduleErrors("routes:\n  request:\n    - test.reply_only\n"),
               ElementsAre("strowger.yaml:3:7: routes.request[0].test.reply_only: "
-                          "\"test.reply_only\" may not be used in a request route"));
+                          "\"test.reply_only\" may not be used in a request route, only in reply "
+                          "routes"));
   EXPECT_THAT(moduleErrors("routes:\n  request:\n    - test.silent: 1\n"),
               ElementsAre("strowger.yaml:3:20: routes.request[0].test.silent: expected SOMETHING"));
   EXPECT_THAT(moduleErrors("routes:\n  request:\n    - test.throws: 1\n"),
@@ -193,6 +201,21 @@ TEST(ScriptRegistry, ModuleStepErrors) {
   EXPECT_THAT(moduleErrors("routes:\n  request:\n    - test.name\n"),
               ElementsAre("strowger.yaml:3:7: routes.request[0].test.name: I am test.name in a "
                           "request route of strowger.yaml"));
+  // A factory learns the kind of the route it is compiled for.
+  EXPECT_THAT(moduleErrors("routes:\n  request: [ test.kind ]\n  failure:\n    f: [ test.kind ]\n"
+                           "  reply:\n    r: [ test.kind ]\n  branch:\n    b: [ test.kind ]\n"),
+              ElementsAre("strowger.yaml:2:14: routes.request[0].test.kind: compiled for a "
+                          "request route",
+                          "strowger.yaml:4:10: routes.failure.f[0].test.kind: compiled for a "
+                          "failure route",
+                          "strowger.yaml:6:10: routes.reply.r[0].test.kind: compiled for a reply "
+                          "route",
+                          "strowger.yaml:8:10: routes.branch.b[0].test.kind: compiled for a branch "
+                          "route"));
+  EXPECT_THAT(moduleErrors("routes:\n  request: []\n  failure:\n    f: [ test.reply_only ]\n"),
+              ElementsAre("strowger.yaml:4:10: routes.failure.f[0].test.reply_only: "
+                          "\"test.reply_only\" may not be used in a failure route, only in reply "
+                          "routes"));
 }
 
 }  // namespace

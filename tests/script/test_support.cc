@@ -26,6 +26,14 @@ bool RecordingActions::forward(const NextHop* hop) {
   return forwardResult;
 }
 
+bool RecordingActions::relay(const NextHop* hop, ForkMode mode) {
+  std::string call = hop ? "relay " + hop->uri : "relay (default)";
+  call += mode == ForkMode::kSerial ? " serial" : " parallel";
+  calls.push_back(std::move(call));
+  if (hop) relayedTo = *hop;
+  return relayResult;
+}
+
 bool RecordingActions::isLocal(std::string_view host, uint16_t port) const {
   const std::string withPort = std::string(host) + ":" + std::to_string(port);
   for (const std::string& a : localAddresses) {
@@ -159,7 +167,23 @@ std::vector<std::string> run(std::string_view yaml, TestRequest& request) {
   std::shared_ptr<const RoutingScript> script = compileOk(yaml);
   if (!script) return {"(did not compile)"};
   script->runRequest(request.ctx());
+  request.keep(std::move(script));
   return request.actions().calls;
+}
+
+std::vector<std::string> runHook(std::string_view yaml, std::string_view route,
+                                 TestRequest& message, const ReplyView* reply) {
+  std::shared_ptr<const RoutingScript> script = compileOk(yaml);
+  if (!script) return {"(did not compile)"};
+  const Route* hook = script->findRoute(route);
+  if (!hook) {
+    ADD_FAILURE() << "no route " << route;
+    return {"(no such route)"};
+  }
+  message.ctx().setReply(reply);
+  script->runHook(*hook, message.ctx());
+  message.keep(std::move(script));
+  return message.actions().calls;
 }
 
 }  // namespace strowger::script::test

@@ -14,12 +14,14 @@
 namespace strowger::script::test {
 
 // Records every call, one line each: "reply 404 Not Found", "forward sip:10.0.0.1:5070",
-// "forward (default)", "record_route", "loose_route", "drop".
+// "forward (default)", "relay sip:10.0.0.1:5070 parallel", "relay (default) serial",
+// "record_route", "loose_route", "drop".
 class RecordingActions final : public ProxyActions {
  public:
   void reply(uint16_t status, std::string_view reason,
              std::span<const std::string> headers) override;
   bool forward(const NextHop* hop) override;
+  bool relay(const NextHop* hop, ForkMode mode) override;
   void recordRoute() override { calls.push_back("record_route"); }
   bool looseRoute() override {
     calls.push_back("loose_route");
@@ -31,6 +33,8 @@ class RecordingActions final : public ProxyActions {
   std::vector<std::string> calls;
   std::optional<NextHop> forwardedTo;  // the hop forward() was given
   bool forwardResult = true;
+  std::optional<NextHop> relayedTo;  // the hop relay() was given
+  bool relayResult = true;
   bool looseRouteResult = false;
   // What isLocal() accepts: "host" (any port) or "host:port".
   std::vector<std::string> localAddresses = {"192.0.2.1", "proxy.example.com:5060"};
@@ -65,6 +69,10 @@ class TestRequest {
   const sip::Message& message() const { return message_; }
   // The message as it would leave, with the editor's changes.
   std::string edited() const;
+  // The script run() or runHook() ran this message through, kept alive with the message: the
+  // context's hooks point into it.
+  const RoutingScript* script() const { return script_.get(); }
+  void keep(std::shared_ptr<const RoutingScript> script) { script_ = std::move(script); }
 
  private:
   std::string bytes_;
@@ -74,6 +82,7 @@ class TestRequest {
   RecordingActions actions_;
   RecordingTracer tracer_;
   std::unique_ptr<MessageContext> ctx_;
+  std::shared_ptr<const RoutingScript> script_;
 };
 
 // A plain INVITE from alice@example.com to `ruri`, with LF line ends.
@@ -90,5 +99,10 @@ Expected<std::shared_ptr<const RoutingScript>, std::vector<ScriptError>> compile
 
 // Compiles `routes` and runs `request` through it; returns the recorded ProxyActions calls.
 std::vector<std::string> run(std::string_view yaml, TestRequest& request);
+
+// Compiles `routes` and runs the route `route` (of any kind) for `message` as the transaction
+// would: with `reply` as the context's reply. Returns the recorded ProxyActions calls.
+std::vector<std::string> runHook(std::string_view yaml, std::string_view route,
+                                 TestRequest& message, const ReplyView* reply = nullptr);
 
 }  // namespace strowger::script::test

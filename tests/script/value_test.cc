@@ -119,7 +119,8 @@ TEST(ScriptValues, CompileErrors) {
             "unknown variable \"${}\"; the variables are ruri, ruri.scheme, "
             "ruri.user, ruri.host, ruri.port, from.uri, from.user, from.host, "
             "from.tag, to.uri, to.user, to.host, to.tag, callid, cseq, method, "
-            "src.ip, src.port, dst.ip, dst.port, transport, ruri.param.NAME, "
+            "src.ip, src.port, dst.ip, dst.port, transport, reply.code, reply.reason, "
+            "ruri.param.NAME, "
             "hdr.NAME");
 }
 

@@ -100,11 +100,36 @@ struct Config {
     bool operator==(const Limits&) const = default;
   };
 
+  // The transaction layer (docs/transactions.md). Times are in milliseconds.
+  struct Transactions {
+    static constexpr IntRange kMaxRange{16, 10'000'000};
+    static constexpr IntRange kRetryAfterRange{1, 3600};
+    static constexpr IntRange kT1Range{10, 10'000};
+    static constexpr IntRange kT2Range{100, 60'000};
+    static constexpr IntRange kT4Range{100, 60'000};
+    static constexpr IntRange kFrTimeoutRange{100, 600'000};
+    static constexpr IntRange kFrInvTimeoutRange{100, 86'400'000};
+
+    // Live transactions (relayed requests) past which a new request is answered 503.
+    uint32_t max = 200'000;
+    uint32_t retryAfter = 5;  // seconds, in the Retry-After of that 503
+    uint32_t t1 = 500;        // RFC 3261 T1: round-trip estimate
+    uint32_t t2 = 4000;       // RFC 3261 T2: longest retransmission interval
+    uint32_t t4 = 5000;       // RFC 3261 T4: how long a message may stay in the network
+    // A branch with no final response (for INVITE: and no provisional one) by then ends as 408.
+    uint32_t frTimeout = 30'000;
+    // An INVITE branch that has had a provisional response but no final one by then is
+    // cancelled and ends as 408 (Kamailio's fr_inv_timer; RFC 3261 timer C).
+    uint32_t frInvTimeout = 120'000;
+    bool operator==(const Transactions&) const = default;
+  };
+
   struct Server {
     std::vector<ListenAddress> listen;  // at least one; the loader refuses an empty list
     unsigned workers = kWorkersAuto;
     Log log;
     Limits limits;
+    Transactions transactions;
   };
 
   std::string source;  // the file this was read from, as given on the command line

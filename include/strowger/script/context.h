@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include <vector>
+
 #include "strowger/sip/editor.h"
 #include "strowger/sip/message.h"
 #include "strowger/transport/transport.h"
@@ -27,6 +29,43 @@ struct NextHop {
   std::string uri;  // the SIP URI it was given as, for logs and explain output
 };
 
+// The hook points of RFC 3261 §16 a route can be run at. A step declares the kinds it
+// may run in, and the compiler refuses it anywhere else.
+enum class RouteKind : uint8_t { kRequest = 0, kReply, kFailure, kBranch };
+
+std::string_view routeKindName(RouteKind kind) noexcept;  // "request", "reply", ...
+
+class Route;
+
+// One more target for a stateful relay besides the Request-URI: added by `append_branch` (and by
+// modules such as the location service). The branch gets `uri` as its Request-URI.
+struct BranchTarget {
+  std::string uri;
+  std::optional<NextHop> nextHop;  // send there instead of resolving `uri`
+  double q = 1.0;                  // RFC 3261 q-value, 0 to 1; serial forking tries higher first
+};
+
+// How `relay` sends the request to several targets (RFC 3261 §16.6): all at once, or one q-value
+// group at a time, highest q first, the next group when every branch of the current one failed.
+enum class ForkMode : uint8_t { kParallel, kSerial };
+
+// The routes a stateful relay runs later (armed by `on_failure`, `on_reply`, `on_branch` before
+// `relay`, like Kamailio's t_on_failure / t_on_reply / t_on_branch).
+struct TransactionHooks {
+  const Route* onFailure = nullptr;  // a failure route: every branch failed
+  const Route* onReply = nullptr;    // a reply route: each reply received on a branch
+  const Route* onBranch = nullptr;   // a branch route: each branch before it is sent
+};
+
+// The reply a reply route runs for, or the final response a failure route runs after: the best
+// of the failed branches (RFC 3261 §16.7 step 6). `message` is null when no response was received
+// (every branch timed out: code 408; or could not be sent: code 503).
+struct ReplyView {
+  const sip::Message* message = nullptr;
+  uint16_t code = 0;
+  std::string_view reason;
+};
+
 class ProxyActions {
  public:
   virtual ~ProxyActions() = default;
@@ -37,6 +76,13 @@ class ProxyActions {
   // by the Route set or the (possibly rewritten) Request-URI. Returns false when no destination
   // could be found or the send failed (the step may then reply).
   virtual bool forward(const NextHop* hop) = 0;
+  // Relays the request statefully (RFC 3261 §16 with transactions): one branch for the
+  // Request-URI, sent to `hop` when given (else to the context's next hop, the Route set or the
+  // Request-URI), plus one per appended branch, forked as `mode` says. The context's hooks go with
+  // the transaction. In a failure route it starts new branches in the same transaction. Returns
+  // false when no branch could be started; the upstream side then has had its answer (a 5xx, or 481
+  // for a CANCEL that matches no transaction).
+  virtual bool relay(const NextHop* hop, ForkMode mode) = 0;
   // Adds Record-Route for this proxy (two when the request leaves on another transport or
   // interface) when the request is forwarded.
   virtual void recordRoute() = 0;
@@ -75,6 +121,21 @@ class MessageContext {
   ProxyActions& actions() { return actions_; }
   Tracer* tracer() const { return tracer_; }
 
+  // The kind of route the message is running through (a request starts in a request route; a
+  // reply in a reply route; ...). Steps that behave differently per kind read it.
+  RouteKind routeKind() const { return routeKind_; }
+  void setRouteKind(RouteKind kind) { routeKind_ = kind; }
+
+  // Reply and failure routes: the reply (see ReplyView). Null in request and branch routes.
+  const ReplyView* reply() const { return reply_; }
+  void setReply(const ReplyView* reply) { reply_ = reply; }
+
+  // Targets besides the Request-URI for the next `relay`.
+  std::vector<BranchTarget>& branches() { return branches_; }
+  const std::vector<BranchTarget>& branches() const { return branches_; }
+  TransactionHooks& hooks() { return hooks_; }
+  const TransactionHooks& hooks() const { return hooks_; }
+
   // The Request-URI as the script has rewritten it so far (the original when untouched).
   std::string_view requestUriText() const {
     return rewrittenUri_ ? std::string_view(*rewrittenUri_) : message_.requestUriText();
@@ -110,6 +171,10 @@ class MessageContext {
   std::optional<std::string> rewrittenUri_;
   std::optional<sip::ParseResult<sip::Uri>> rewrittenParsed_;
   std::optional<NextHop> nextHop_;
+  std::vector<BranchTarget> branches_;
+  TransactionHooks hooks_;
+  const ReplyView* reply_ = nullptr;
+  RouteKind routeKind_ = RouteKind::kRequest;
   bool finished_ = false;
   int routeDepth_ = 0;
 };

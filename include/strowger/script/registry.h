@@ -45,8 +45,12 @@ class CompileContext {
   virtual std::optional<Value> compileValue(const YAML::Node& node) = 0;
   // An ECMAScript regular expression from the scalar `node`, compiled here and never again.
   virtual std::optional<std::regex> compileRegex(const YAML::Node& node, bool ignoreCase) = 0;
-  // The route `node` names; it may be defined anywhere in the section, before or after.
+  // The route `node` names, of any kind; it may be defined anywhere in the section, before or
+  // after.
   virtual const Route* findRoute(const YAML::Node& node) = 0;
+  // The route `node` names, which must be of `kind`: an unknown name is reported with the closest
+  // name among the routes of that kind, a route of another kind with the kind it is.
+  virtual const Route* findRoute(const YAML::Node& node, RouteKind kind) = 0;
   // A list of steps, for steps that run others (`not_found: [ ... ]`); runs them in order.
   virtual std::unique_ptr<const Action> compileSteps(const YAML::Node& node) = 0;
   // A mapping of conditions, as `if:` takes it (all keys must hold).

@@ -41,12 +41,22 @@ class RoutingScript {
   RoutingScript(const RoutingScript&) = delete;
   RoutingScript& operator=(const RoutingScript&) = delete;
 
-  // Runs a new request through the route `request`. When it returns, ctx.finished() says whether a
-  // step answered, forwarded or dropped the request; if none did, the route ran to its end and the
-  // proxy drops the request.
+  // Runs a new request through the route `request` (as a request route, at depth 0). When it
+  // returns, ctx.finished() says whether a step answered, forwarded, relayed or dropped the
+  // request; if none did, the route ran to its end and the proxy drops the request.
   void runRequest(MessageContext& ctx) const;
 
+  // Runs a route a transaction armed (ctx.hooks() of an earlier run: a failure, reply or branch
+  // route) as the route the message starts in: the context's route kind becomes route.kind(), its
+  // depth 0. `route` must belong to this script: a transaction that holds hooks keeps the script
+  // alive (its std::shared_ptr) until it ends, a reload notwithstanding. `ctx` is a fresh context
+  // (not finished), with setReply() done for reply and failure routes, and the hooks that stay
+  // armed (a failure route starts without on_failure, docs/routing.md).
+  void runHook(const Route& route, MessageContext& ctx) const;
+
+  // Any route, of any kind, by name (names are unique across kinds).
   const Route* findRoute(std::string_view name) const noexcept;
+  // Every route's name, of every kind, in the order the section writes them.
   std::vector<std::string_view> routeNames() const;
 
  private:

@@ -15,13 +15,6 @@
 
 namespace strowger::script {
 
-// The hook points of RFC 3261 §16 a route can be run at. Only request routes run in this version;
-// reply, failure and branch routes come with the transaction layer. A step declares the kinds it
-// may run in, and the compiler refuses it anywhere else.
-enum class RouteKind : uint8_t { kRequest = 0, kReply, kFailure, kBranch };
-
-std::string_view routeKindName(RouteKind kind) noexcept;  // "request", "reply", ...
-
 // A set of RouteKinds.
 class RouteKinds {
  public:

@@ -256,4 +256,9 @@ class NonInviteServerTransaction final : public Transaction {
 // Appends to `out`; false (out unchanged) when the INVITE lacks what the ACK needs.
 bool buildAckForNon2xx(const sip::Message& invite, const sip::Message& response, std::string& out);
 
+// The CANCEL for `request` as this element sent it (§9.1): its Request-URI, top Via (so the next
+// hop matches it to the request's transaction), Route headers, From, To, Call-ID and CSeq number,
+// with the method CANCEL. Appends to `out`; false (out unchanged) when `request` lacks a field.
+bool buildCancel(const sip::Message& request, std::string& out);
+
 }  // namespace strowger::transaction

@@ -1,5 +1,5 @@
 // Unit tests of the stateless proxy core (src/proxy): hand-built received messages go through
-// StatelessProxy; a recording Outbound with fake listeners keeps everything it is asked to send,
+// ProxyCore; a recording Outbound with fake listeners keeps everything it is asked to send,
 // and each test parses that output and checks it header by header (RFC 3261 §16, §18).
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
@@ -9,7 +9,8 @@
 #include <string_view>
 #include <vector>
 
-#include "stateless_proxy.h"
+#include "proxy_core.h"
+#include "proxy_test_support.h"
 #include "strowger/net/socket_address.h"
 #include "strowger/script/registry.h"
 #include "strowger/script/script.h"
@@ -24,46 +25,6 @@ using transport::Destination;
 using transport::Listener;
 using transport::Protocol;
 using transport::SendStatus;
-
-net::SocketAddress addressOf(std::string_view ip, uint16_t port) {
-  auto a = net::SocketAddress::parse(ip, port);
-  EXPECT_TRUE(a.has_value()) << ip;
-  return a.value_or(net::SocketAddress());
-}
-
-Listener makeListener(uint32_t index, Protocol protocol, std::string_view ip, uint16_t port) {
-  Listener l;
-  l.index = index;
-  l.protocol = protocol;
-  l.address = addressOf(ip, port);
-  l.advertisedHost = std::string(ip);
-  l.advertisedPort = port;
-  return l;
-}
-
-struct Sent {
-  Destination to;
-  std::string bytes;
-  bool isRequest = false;
-};
-
-// Keeps every send; answers with `status`.
-class RecordingOutbound final : public Outbound {
- public:
-  explicit RecordingOutbound(std::vector<Listener> listeners) : listeners_(std::move(listeners)) {}
-
-  SendStatus send(const Destination& to, std::string_view bytes, bool isRequest) override {
-    sent.push_back(Sent{to, std::string(bytes), isRequest});
-    return status;
-  }
-  std::span<const Listener> listeners() const override { return listeners_; }
-
-  std::vector<Sent> sent;
-  SendStatus status = SendStatus::kSent;
-
- private:
-  std::vector<Listener> listeners_;
-};
 
 // One message the proxy sent, parsed; the bytes live beside the index over them.
 struct Output {
@@ -205,21 +166,6 @@ std::string response(const std::vector<std::string>& vias, bool contentLength = 
 
 constexpr std::string_view kOurVia = "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKsl0123456789abcdef";
 
-std::shared_ptr<const script::RoutingScript> compile(std::string_view yaml) {
-  static const script::StepRegistry registry = [] {
-    script::StepRegistry r;
-    EXPECT_TRUE(script::registerBuiltinSteps(r).hasValue());
-    return r;
-  }();
-  auto compiled = script::compileRoutes(YAML::Load(std::string(yaml)), "test.yaml", registry);
-  if (!compiled) {
-    for (const script::ScriptError& e : compiled.error())
-      ADD_FAILURE() << e.toString();
-    return nullptr;
-  }
-  return *compiled;
-}
-
 std::shared_ptr<const ProxySettings> settingsWith(
     std::shared_ptr<const script::RoutingScript> script) {
   auto s = std::make_shared<ProxySettings>();
@@ -302,15 +248,15 @@ class ProxyFixture : public ::testing::Test {
   }
 
   RecordingOutbound outbound_;
-  StatelessProxy proxy_;
+  ProxyCore proxy_;
 };
 
 // ---------------------------------------------------------------------------------------------
 // Forwarding by the Request-URI (§16.6)
 
-class StatelessProxyForward : public ProxyFixture {};
+class ProxyCoreForward : public ProxyFixture {};
 
-TEST_F(StatelessProxyForward, ByRequestUriWithOurViaReceivedRportAndMaxForwards) {
+TEST_F(ProxyCoreForward, ByRequestUriWithOurViaReceivedRportAndMaxForwards) {
   const std::string in =
       request(Req().vias({"SIP/2.0/UDP 192.0.2.10:5070;branch=z9hG4bKc1;rport"}).body("v=0\r\n"));
   receive(in, Source().ip("192.0.2.20").port(40000));
@@ -345,7 +291,7 @@ TEST_F(StatelessProxyForward, ByRequestUriWithOurViaReceivedRportAndMaxForwards)
   EXPECT_EQ(s.forwardFailures, 0u);
 }
 
-TEST_F(StatelessProxyForward, ReceivedAddedWhenTheSourceDiffersFromSentBy) {
+TEST_F(ProxyCoreForward, ReceivedAddedWhenTheSourceDiffersFromSentBy) {
   receive(request(Req().vias({"SIP/2.0/UDP client.example.com:5070;branch=z9hG4bKc1"})),
           Source().ip("192.0.2.20").port(5070));
   ASSERT_EQ(sentCount(), 1u);
@@ -356,7 +302,7 @@ TEST_F(StatelessProxyForward, ReceivedAddedWhenTheSourceDiffersFromSentBy) {
   EXPECT_EQ(vias[1], "SIP/2.0/UDP client.example.com:5070;branch=z9hG4bKc1;received=192.0.2.20");
 }
 
-TEST_F(StatelessProxyForward, PreviousViaUntouchedWhenTheSourceMatchesSentBy) {
+TEST_F(ProxyCoreForward, PreviousViaUntouchedWhenTheSourceMatchesSentBy) {
   receive(request(Req()), Source().ip("192.0.2.10").port(5070));
   ASSERT_EQ(sentCount(), 1u);
   auto vias = values(sent(0)->message, HeaderId::kVia);
@@ -364,7 +310,7 @@ TEST_F(StatelessProxyForward, PreviousViaUntouchedWhenTheSourceMatchesSentBy) {
   EXPECT_EQ(vias[1], "SIP/2.0/UDP 192.0.2.10:5070;branch=z9hG4bKc1");
 }
 
-TEST_F(StatelessProxyForward, PreviousViasBelowTheTopAreLeftAlone) {
+TEST_F(ProxyCoreForward, PreviousViasBelowTheTopAreLeftAlone) {
   receive(request(Req().vias({"SIP/2.0/UDP 192.0.2.10:5070;branch=z9hG4bKc1;rport",
                               "SIP/2.0/UDP 192.0.2.5:5060;branch=z9hG4bKup;rport"})),
           Source().ip("192.0.2.20").port(40000));
@@ -376,20 +322,20 @@ TEST_F(StatelessProxyForward, PreviousViasBelowTheTopAreLeftAlone) {
   EXPECT_EQ(vias[2], "SIP/2.0/UDP 192.0.2.5:5060;branch=z9hG4bKup;rport");
 }
 
-TEST_F(StatelessProxyForward, MaxForwardsSeventyAddedWhenAbsent) {
+TEST_F(ProxyCoreForward, MaxForwardsSeventyAddedWhenAbsent) {
   receive(request(Req().maxForwards("")));
   ASSERT_EQ(sentCount(), 1u);
   auto out = sent(0);
   EXPECT_EQ(values(out->message, HeaderId::kMaxForwards), std::vector<std::string>{"70"});
 }
 
-TEST_F(StatelessProxyForward, MaxForwardsOneBecomesZero) {
+TEST_F(ProxyCoreForward, MaxForwardsOneBecomesZero) {
   receive(request(Req().maxForwards("1")));
   ASSERT_EQ(sentCount(), 1u);
   EXPECT_EQ(values(sent(0)->message, HeaderId::kMaxForwards), std::vector<std::string>{"0"});
 }
 
-TEST_F(StatelessProxyForward, TransportTcpInRequestUriLeavesOverTcpWithContentLength) {
+TEST_F(ProxyCoreForward, TransportTcpInRequestUriLeavesOverTcpWithContentLength) {
   // A datagram may omit Content-Length (§18.3); a stream may not.
   const std::string in = request(
       Req().ruri("sip:bob@192.0.2.50:5080;transport=tcp").contentLength(false).body("v=0\r\n"));
@@ -406,13 +352,13 @@ TEST_F(StatelessProxyForward, TransportTcpInRequestUriLeavesOverTcpWithContentLe
   EXPECT_EQ(out->message.body(), "v=0\r\n");
 }
 
-TEST_F(StatelessProxyForward, TransportTcpWithoutPortGoesToPort5060) {
+TEST_F(ProxyCoreForward, TransportTcpWithoutPortGoesToPort5060) {
   receive(request(Req().ruri("sip:bob@192.0.2.50;transport=TCP")));
   ASSERT_EQ(sentCount(), 1u);
   EXPECT_EQ(where(sent(0)->to), "TCP 192.0.2.50:5060");
 }
 
-TEST_F(StatelessProxyForward, MaddrChoosesTheAddress) {
+TEST_F(ProxyCoreForward, MaddrChoosesTheAddress) {
   receive(request(Req().ruri("sip:bob@example.com;maddr=192.0.2.60")));
   ASSERT_EQ(sentCount(), 1u);
   auto out = sent(0);
@@ -420,7 +366,7 @@ TEST_F(StatelessProxyForward, MaddrChoosesTheAddress) {
   EXPECT_EQ(out->message.requestUriText(), "sip:bob@example.com;maddr=192.0.2.60");
 }
 
-TEST_F(StatelessProxyForward, MaddrWithPortAndTransport) {
+TEST_F(ProxyCoreForward, MaddrWithPortAndTransport) {
   receive(request(Req().ruri("sip:bob@example.com:5099;maddr=192.0.2.60;transport=tcp")));
   ASSERT_EQ(sentCount(), 1u);
   auto out = sent(0);
@@ -428,7 +374,7 @@ TEST_F(StatelessProxyForward, MaddrWithPortAndTransport) {
   EXPECT_EQ(out->to.listener, 1);
 }
 
-TEST_F(StatelessProxyForward, OverTcpThePreviousViaGetsReceivedAndRport) {
+TEST_F(ProxyCoreForward, OverTcpThePreviousViaGetsReceivedAndRport) {
   // The response must find the connection the request came on (RFC 3581, §18.2.2).
   receive(request(Req().vias({"SIP/2.0/TCP 192.0.2.10:5070;branch=z9hG4bKc1"})),
           Source().port(40001).listener(1));
@@ -443,7 +389,7 @@ TEST_F(StatelessProxyForward, OverTcpThePreviousViaGetsReceivedAndRport) {
             "SIP/2.0/TCP 192.0.2.10:5070;branch=z9hG4bKc1;received=192.0.2.10;rport=40001");
 }
 
-TEST_F(StatelessProxyForward, RequestUriWithoutNumericAddressIsAnswered503) {
+TEST_F(ProxyCoreForward, RequestUriWithoutNumericAddressIsAnswered503) {
   receive(request(Req().ruri("sip:bob@example.com")), Source().ip("192.0.2.20").port(40000));
   ASSERT_EQ(sentCount(), 1u);
   auto out = sent(0);
@@ -457,7 +403,7 @@ TEST_F(StatelessProxyForward, RequestUriWithoutNumericAddressIsAnswered503) {
   EXPECT_EQ(s.localReplies, 1u);
 }
 
-TEST_F(StatelessProxyForward, BroadcastRequestUriIsAnswered503) {
+TEST_F(ProxyCoreForward, BroadcastRequestUriIsAnswered503) {
   receive(request(Req().ruri("sip:bob@255.255.255.255")));
   ASSERT_EQ(sentCount(), 1u);
   auto out = sent(0);
@@ -465,7 +411,7 @@ TEST_F(StatelessProxyForward, BroadcastRequestUriIsAnswered503) {
   EXPECT_EQ(proxy_.stats().forwardFailures, 1u);
 }
 
-TEST_F(StatelessProxyForward, AFailedSendIsCountedAndNotCountedAsForwarded) {
+TEST_F(ProxyCoreForward, AFailedSendIsCountedAndNotCountedAsForwarded) {
   outbound_.status = SendStatus::kNoRoute;
   receive(request(Req()));
   ASSERT_EQ(sentCount(), 1u);
@@ -475,7 +421,7 @@ TEST_F(StatelessProxyForward, AFailedSendIsCountedAndNotCountedAsForwarded) {
   EXPECT_EQ(s.forwardedRequests, 0u);
 }
 
-TEST_F(StatelessProxyForward, OptionsForUsIsAnsweredWithoutAScript) {
+TEST_F(ProxyCoreForward, OptionsForUsIsAnsweredWithoutAScript) {
   receive(request(Req().method("OPTIONS").ruri("sip:127.0.0.1:5060")));
   ASSERT_EQ(sentCount(), 1u);
   auto out = sent(0);
@@ -485,7 +431,7 @@ TEST_F(StatelessProxyForward, OptionsForUsIsAnsweredWithoutAScript) {
   EXPECT_EQ(proxy_.stats().forwardedRequests, 0u);
 }
 
-TEST_F(StatelessProxyForward, AckIsForwardedLikeAnyRequest) {
+TEST_F(ProxyCoreForward, AckIsForwardedLikeAnyRequest) {
   receive(request(Req().method("ACK").to("<sip:bob@example.com>;tag=b1")));
   ASSERT_EQ(sentCount(), 1u);
   auto out = sent(0);
@@ -497,9 +443,9 @@ TEST_F(StatelessProxyForward, AckIsForwardedLikeAnyRequest) {
 // ---------------------------------------------------------------------------------------------
 // The branch of a forwarded request (§16.11)
 
-class StatelessProxyBranch : public ProxyFixture {};
+class ProxyCoreBranch : public ProxyFixture {};
 
-TEST_F(StatelessProxyBranch, SameForARetransmission) {
+TEST_F(ProxyCoreBranch, SameForARetransmission) {
   const std::string in = request(Req());
   receive(in);
   receive(in);
@@ -509,7 +455,7 @@ TEST_F(StatelessProxyBranch, SameForARetransmission) {
   EXPECT_EQ(topBranch(sent(0)->message), branchFor(in));
 }
 
-TEST_F(StatelessProxyBranch, CancelGetsTheBranchOfItsInvite) {
+TEST_F(ProxyCoreBranch, CancelGetsTheBranchOfItsInvite) {
   receive(request(Req()));
   receive(request(Req().method("CANCEL")));
   ASSERT_EQ(sentCount(), 2u);
@@ -519,14 +465,14 @@ TEST_F(StatelessProxyBranch, CancelGetsTheBranchOfItsInvite) {
   EXPECT_EQ(topBranch(cancel->message), topBranch(invite->message));
 }
 
-TEST_F(StatelessProxyBranch, AckOfANon2xxGetsTheBranchOfItsInvite) {
+TEST_F(ProxyCoreBranch, AckOfANon2xxGetsTheBranchOfItsInvite) {
   receive(request(Req()));
   receive(request(Req().method("ACK").to("<sip:bob@example.com>;tag=b1")));
   ASSERT_EQ(sentCount(), 2u);
   EXPECT_EQ(topBranch(sent(1)->message), topBranch(sent(0)->message));
 }
 
-TEST_F(StatelessProxyBranch, DiffersForAnotherTransaction) {
+TEST_F(ProxyCoreBranch, DiffersForAnotherTransaction) {
   receive(request(Req()));
   receive(request(Req().vias({"SIP/2.0/UDP 192.0.2.10:5070;branch=z9hG4bKc2"}).cseq(2)));
   // Same branch from another sender: another transaction (§17.2.3 matches sent-by too).
@@ -543,7 +489,7 @@ TEST_F(StatelessProxyBranch, DiffersForAnotherTransaction) {
     EXPECT_TRUE(b.starts_with("z9hG4bK")) << b;
 }
 
-TEST_F(StatelessProxyBranch, Rfc2543RequestGetsAStableRfc3261Branch) {
+TEST_F(ProxyCoreBranch, Rfc2543RequestGetsAStableRfc3261Branch) {
   const std::vector<std::string> oldVia = {"SIP/2.0/UDP 192.0.2.10:5070"};
   const std::string in = request(Req().vias(oldVia));
   receive(in);
@@ -569,12 +515,12 @@ TEST_F(StatelessProxyBranch, Rfc2543RequestGetsAStableRfc3261Branch) {
 // ---------------------------------------------------------------------------------------------
 // Record-Route (§16.6 step 4)
 
-class StatelessProxyRecordRoute : public ProxyFixture {
+class ProxyCoreRecordRoute : public ProxyFixture {
  protected:
   void SetUp() override { useScript("request:\n  - record_route\n  - forward\n"); }
 };
 
-TEST_F(StatelessProxyRecordRoute, OneWhenTheRequestLeavesByTheListenerItCameIn) {
+TEST_F(ProxyCoreRecordRoute, OneWhenTheRequestLeavesByTheListenerItCameIn) {
   receive(request(Req()));
   ASSERT_EQ(sentCount(), 1u);
   auto out = sent(0);
@@ -583,14 +529,14 @@ TEST_F(StatelessProxyRecordRoute, OneWhenTheRequestLeavesByTheListenerItCameIn) 
             std::vector<std::string>{"<sip:127.0.0.1:5060;lr>"});
 }
 
-TEST_F(StatelessProxyRecordRoute, OursGoesAboveThoseOfEarlierProxies) {
+TEST_F(ProxyCoreRecordRoute, OursGoesAboveThoseOfEarlierProxies) {
   receive(request(Req().extra({"Record-Route: <sip:192.0.2.99;lr>"})));
   ASSERT_EQ(sentCount(), 1u);
   EXPECT_EQ(elements(sent(0)->message, HeaderId::kRecordRoute),
             (std::vector<std::string>{"<sip:127.0.0.1:5060;lr>", "<sip:192.0.2.99;lr>"}));
 }
 
-TEST_F(StatelessProxyRecordRoute, TwoWhenUdpInAndTcpOutTheOutboundOneOnTop) {
+TEST_F(ProxyCoreRecordRoute, TwoWhenUdpInAndTcpOutTheOutboundOneOnTop) {
   receive(request(Req().ruri("sip:bob@192.0.2.50:5080;transport=tcp")));
   ASSERT_EQ(sentCount(), 1u);
   auto out = sent(0);
@@ -600,7 +546,7 @@ TEST_F(StatelessProxyRecordRoute, TwoWhenUdpInAndTcpOutTheOutboundOneOnTop) {
                                       "<sip:127.0.0.1:5060;lr>"}));
 }
 
-TEST_F(StatelessProxyRecordRoute, TwoWhenTcpInAndUdpOut) {
+TEST_F(ProxyCoreRecordRoute, TwoWhenTcpInAndUdpOut) {
   receive(request(Req().vias({"SIP/2.0/TCP 192.0.2.10:5070;branch=z9hG4bKc1"})),
           Source().listener(1));
   ASSERT_EQ(sentCount(), 1u);
@@ -612,7 +558,7 @@ TEST_F(StatelessProxyRecordRoute, TwoWhenTcpInAndUdpOut) {
                                       "<sip:127.0.0.1:5060;transport=tcp;lr>"}));
 }
 
-TEST_F(StatelessProxyRecordRoute, OneOnTheOtherInterfaceWhenItStaysThere) {
+TEST_F(ProxyCoreRecordRoute, OneOnTheOtherInterfaceWhenItStaysThere) {
   receive(request(Req()), Source().listener(2));
   ASSERT_EQ(sentCount(), 1u);
   auto out = sent(0);
@@ -624,7 +570,7 @@ TEST_F(StatelessProxyRecordRoute, OneOnTheOtherInterfaceWhenItStaysThere) {
   EXPECT_TRUE(vias[0].starts_with("SIP/2.0/UDP 127.0.0.2:5060;branch=z9hG4bK")) << vias[0];
 }
 
-TEST_F(StatelessProxyRecordRoute, TwoWhenTheRequestChangesInterfaceAndTransport) {
+TEST_F(ProxyCoreRecordRoute, TwoWhenTheRequestChangesInterfaceAndTransport) {
   receive(request(Req().ruri("sip:bob@192.0.2.50:5080;transport=tcp")), Source().listener(2));
   ASSERT_EQ(sentCount(), 1u);
   auto out = sent(0);
@@ -634,7 +580,7 @@ TEST_F(StatelessProxyRecordRoute, TwoWhenTheRequestChangesInterfaceAndTransport)
                                       "<sip:127.0.0.2:5060;lr>"}));
 }
 
-TEST_F(StatelessProxyRecordRoute, NoneWithoutTheStep) {
+TEST_F(ProxyCoreRecordRoute, NoneWithoutTheStep) {
   useScript("request:\n  - forward\n");
   receive(request(Req()));
   ASSERT_EQ(sentCount(), 1u);
@@ -644,12 +590,12 @@ TEST_F(StatelessProxyRecordRoute, NoneWithoutTheStep) {
 // ---------------------------------------------------------------------------------------------
 // Route processing (§16.4, §16.6 steps 6 and 7)
 
-class StatelessProxyLooseRoute : public ProxyFixture {
+class ProxyCoreLooseRoute : public ProxyFixture {
  protected:
   void SetUp() override { useScript("request:\n  - loose_route\n  - forward\n"); }
 };
 
-TEST_F(StatelessProxyLooseRoute, OurRouteIsRemovedAndTheNextRouteFollowed) {
+TEST_F(ProxyCoreLooseRoute, OurRouteIsRemovedAndTheNextRouteFollowed) {
   receive(request(Req().extra({"Route: <sip:127.0.0.1:5060;lr>, <sip:192.0.2.70:5090;lr>"})));
   ASSERT_EQ(sentCount(), 1u);
   auto out = sent(0);
@@ -659,7 +605,7 @@ TEST_F(StatelessProxyLooseRoute, OurRouteIsRemovedAndTheNextRouteFollowed) {
             std::vector<std::string>{"<sip:192.0.2.70:5090;lr>"});
 }
 
-TEST_F(StatelessProxyLooseRoute, OurRouteOnItsOwnLineIsRemoved) {
+TEST_F(ProxyCoreLooseRoute, OurRouteOnItsOwnLineIsRemoved) {
   receive(
       request(Req().extra({"Route: <sip:127.0.0.1:5060;lr>", "Route: <sip:192.0.2.70:5090;lr>"})));
   ASSERT_EQ(sentCount(), 1u);
@@ -669,7 +615,7 @@ TEST_F(StatelessProxyLooseRoute, OurRouteOnItsOwnLineIsRemoved) {
             std::vector<std::string>{"<sip:192.0.2.70:5090;lr>"});
 }
 
-TEST_F(StatelessProxyLooseRoute, OurOnlyRouteRemovedThenTheRequestUri) {
+TEST_F(ProxyCoreLooseRoute, OurOnlyRouteRemovedThenTheRequestUri) {
   receive(request(Req().extra({"Route: <sip:127.0.0.1:5060;lr>"})));
   ASSERT_EQ(sentCount(), 1u);
   auto out = sent(0);
@@ -678,7 +624,7 @@ TEST_F(StatelessProxyLooseRoute, OurOnlyRouteRemovedThenTheRequestUri) {
   EXPECT_EQ(out->message.requestUriText(), "sip:bob@192.0.2.50:5080");
 }
 
-TEST_F(StatelessProxyLooseRoute, BothRoutesOfADoubleRecordRouteAreRemoved) {
+TEST_F(ProxyCoreLooseRoute, BothRoutesOfADoubleRecordRouteAreRemoved) {
   receive(request(Req()
                       .vias({"SIP/2.0/TCP 192.0.2.10:5070;branch=z9hG4bKc1"})
                       .extra({"Route: <sip:127.0.0.1:5060;transport=tcp;lr>",
@@ -690,7 +636,7 @@ TEST_F(StatelessProxyLooseRoute, BothRoutesOfADoubleRecordRouteAreRemoved) {
   EXPECT_TRUE(values(out->message, HeaderId::kRoute).empty());
 }
 
-TEST_F(StatelessProxyLooseRoute, DoubleRecordRouteThenTheNextRoute) {
+TEST_F(ProxyCoreLooseRoute, DoubleRecordRouteThenTheNextRoute) {
   receive(
       request(Req().extra({"Route: <sip:127.0.0.1:5060;lr>, "
                            "<sip:127.0.0.1:5060;transport=tcp;lr>, <sip:192.0.2.70:5090;lr>"})));
@@ -701,7 +647,7 @@ TEST_F(StatelessProxyLooseRoute, DoubleRecordRouteThenTheNextRoute) {
             std::vector<std::string>{"<sip:192.0.2.70:5090;lr>"});
 }
 
-TEST_F(StatelessProxyLooseRoute, NextHopStrictRouterGetsItsUriAsRequestUri) {
+TEST_F(ProxyCoreLooseRoute, NextHopStrictRouterGetsItsUriAsRequestUri) {
   // §16.6 step 6: the Request-URI goes to the end of the Route set.
   receive(
       request(Req().extra({"Route: <sip:127.0.0.1:5060;lr>, <sip:192.0.2.80:5070>, "
@@ -714,7 +660,7 @@ TEST_F(StatelessProxyLooseRoute, NextHopStrictRouterGetsItsUriAsRequestUri) {
             (std::vector<std::string>{"<sip:192.0.2.81;lr>", "<sip:bob@192.0.2.50:5080>"}));
 }
 
-TEST_F(StatelessProxyLooseRoute, NextHopStrictRouterAsTheLastRoute) {
+TEST_F(ProxyCoreLooseRoute, NextHopStrictRouterAsTheLastRoute) {
   receive(request(Req().extra({"Route: <sip:127.0.0.1:5060;lr>", "Route: <sip:192.0.2.80:5070>"})));
   ASSERT_EQ(sentCount(), 1u);
   auto out = sent(0);
@@ -724,7 +670,7 @@ TEST_F(StatelessProxyLooseRoute, NextHopStrictRouterAsTheLastRoute) {
             std::vector<std::string>{"<sip:bob@192.0.2.50:5080>"});
 }
 
-TEST_F(StatelessProxyLooseRoute, PreviousStrictRouterLastRouteBecomesTheRequestUri) {
+TEST_F(ProxyCoreLooseRoute, PreviousStrictRouterLastRouteBecomesTheRequestUri) {
   // §16.4: the Request-URI is our Record-Route URI; the real one is the last Route.
   receive(request(Req().ruri("sip:127.0.0.1:5060;lr").extra({"Route: <sip:bob@192.0.2.50:5080>"})));
   ASSERT_EQ(sentCount(), 1u);
@@ -734,7 +680,7 @@ TEST_F(StatelessProxyLooseRoute, PreviousStrictRouterLastRouteBecomesTheRequestU
   EXPECT_EQ(where(out->to), "UDP 192.0.2.50:5080");
 }
 
-TEST_F(StatelessProxyLooseRoute, PreviousStrictRouterRemainingRoutesAreStillFollowed) {
+TEST_F(ProxyCoreLooseRoute, PreviousStrictRouterRemainingRoutesAreStillFollowed) {
   // §16.4: after the rewrite the proxy "MUST then proceed as if it received this modified
   // request"; §16.6 step 7: with a Route left, the request goes to the first Route.
   receive(request(Req()
@@ -748,7 +694,7 @@ TEST_F(StatelessProxyLooseRoute, PreviousStrictRouterRemainingRoutesAreStillFoll
   EXPECT_EQ(where(out->to), "UDP 192.0.2.70:5090");
 }
 
-TEST_F(StatelessProxyLooseRoute, PreviousStrictRouterWithOurDoubleRecordRoute) {
+TEST_F(ProxyCoreLooseRoute, PreviousStrictRouterWithOurDoubleRecordRoute) {
   // A strict-routing UA in a dialog we double record-routed: the Request-URI holds our first
   // URI, the Route set our second one and then the remote target. §16.4: the last Route becomes
   // the Request-URI, then the (now first) Route naming us is removed; nothing of ours goes on.
@@ -763,7 +709,7 @@ TEST_F(StatelessProxyLooseRoute, PreviousStrictRouterWithOurDoubleRecordRoute) {
   EXPECT_EQ(where(out->to), "UDP 192.0.2.50:5080");
 }
 
-TEST_F(StatelessProxyLooseRoute, ARouteNamingAnotherPortIsNotOurs) {
+TEST_F(ProxyCoreLooseRoute, ARouteNamingAnotherPortIsNotOurs) {
   receive(request(Req().extra({"Route: <sip:127.0.0.1:5070;lr>"})));
   ASSERT_EQ(sentCount(), 1u);
   auto out = sent(0);
@@ -772,7 +718,7 @@ TEST_F(StatelessProxyLooseRoute, ARouteNamingAnotherPortIsNotOurs) {
             std::vector<std::string>{"<sip:127.0.0.1:5070;lr>"});
 }
 
-TEST_F(StatelessProxyLooseRoute, ForwardAloneAlsoRemovesOurRoute) {
+TEST_F(ProxyCoreLooseRoute, ForwardAloneAlsoRemovesOurRoute) {
   useScript("request:\n  - forward\n");
   receive(request(Req().extra({"Route: <sip:127.0.0.1:5060;lr>, <sip:192.0.2.70:5090;lr>"})));
   ASSERT_EQ(sentCount(), 1u);
@@ -782,7 +728,7 @@ TEST_F(StatelessProxyLooseRoute, ForwardAloneAlsoRemovesOurRoute) {
             std::vector<std::string>{"<sip:192.0.2.70:5090;lr>"});
 }
 
-TEST_F(StatelessProxyLooseRoute, ConditionIsTrueOnlyWithARouteSet) {
+TEST_F(ProxyCoreLooseRoute, ConditionIsTrueOnlyWithARouteSet) {
   useScript(
       "request:\n"
       "  - if: { loose_route: true }\n"
@@ -798,9 +744,9 @@ TEST_F(StatelessProxyLooseRoute, ConditionIsTrueOnlyWithARouteSet) {
 // ---------------------------------------------------------------------------------------------
 // The next hop and the Request-URI
 
-class StatelessProxyNextHop : public ProxyFixture {};
+class ProxyCoreNextHop : public ProxyFixture {};
 
-TEST_F(StatelessProxyNextHop, SetNextHopSendsThereAndKeepsTheRequestUri) {
+TEST_F(ProxyCoreNextHop, SetNextHopSendsThereAndKeepsTheRequestUri) {
   useScript(
       "request:\n"
       "  - set_next_hop: \"sip:192.0.2.90:5070;transport=tcp\"\n"
@@ -817,7 +763,7 @@ TEST_F(StatelessProxyNextHop, SetNextHopSendsThereAndKeepsTheRequestUri) {
   EXPECT_TRUE(vias[0].starts_with("SIP/2.0/TCP 127.0.0.1:5060;branch=z9hG4bK")) << vias[0];
 }
 
-TEST_F(StatelessProxyNextHop, ForwardToSendsThereAndKeepsTheRequestUri) {
+TEST_F(ProxyCoreNextHop, ForwardToSendsThereAndKeepsTheRequestUri) {
   useScript("request:\n  - forward: { to: \"sip:192.0.2.91:5071\" }\n");
   receive(request(Req().ruri("sip:bob@tenant-b.example.com")));
   ASSERT_EQ(sentCount(), 1u);
@@ -828,14 +774,14 @@ TEST_F(StatelessProxyNextHop, ForwardToSendsThereAndKeepsTheRequestUri) {
   EXPECT_EQ(values(out->message, HeaderId::kMaxForwards), std::vector<std::string>{"69"});
 }
 
-TEST_F(StatelessProxyNextHop, ForwardToWithoutPortUses5060) {
+TEST_F(ProxyCoreNextHop, ForwardToWithoutPortUses5060) {
   useScript("request:\n  - forward: { to: \"sip:192.0.2.91\" }\n");
   receive(request(Req()));
   ASSERT_EQ(sentCount(), 1u);
   EXPECT_EQ(where(sent(0)->to), "UDP 192.0.2.91:5060");
 }
 
-TEST_F(StatelessProxyNextHop, SetRuriUserRewritesTheForwardedRequestUri) {
+TEST_F(ProxyCoreNextHop, SetRuriUserRewritesTheForwardedRequestUri) {
   useScript(
       "request:\n"
       "  - set_ruri_user: \"+4930123\"\n"
@@ -850,7 +796,7 @@ TEST_F(StatelessProxyNextHop, SetRuriUserRewritesTheForwardedRequestUri) {
   EXPECT_EQ(topBranch(out->message), branchFor(in));
 }
 
-TEST_F(StatelessProxyNextHop, SetRuriHostChangesTheDestination) {
+TEST_F(ProxyCoreNextHop, SetRuriHostChangesTheDestination) {
   useScript(
       "request:\n"
       "  - set_ruri_host: \"192.0.2.51\"\n"
@@ -862,7 +808,7 @@ TEST_F(StatelessProxyNextHop, SetRuriHostChangesTheDestination) {
   EXPECT_EQ(where(out->to), "UDP 192.0.2.51:5080");
 }
 
-TEST_F(StatelessProxyNextHop, NextHopWinsOverTheRouteSet) {
+TEST_F(ProxyCoreNextHop, NextHopWinsOverTheRouteSet) {
   useScript(
       "request:\n"
       "  - set_next_hop: \"sip:192.0.2.90:5070\"\n"
@@ -879,12 +825,12 @@ TEST_F(StatelessProxyNextHop, NextHopWinsOverTheRouteSet) {
 // ---------------------------------------------------------------------------------------------
 // Local replies (§8.2.6, §18.2.2, RFC 3581)
 
-class StatelessProxyReply : public ProxyFixture {
+class ProxyCoreReply : public ProxyFixture {
  protected:
   void SetUp() override { useScript("request:\n  - reply: [404, \"Not Here\"]\n"); }
 };
 
-TEST_F(StatelessProxyReply, GoesToTheSourceIpAtTheSentByPort) {
+TEST_F(ProxyCoreReply, GoesToTheSourceIpAtTheSentByPort) {
   receive(request(Req()), Source().ip("192.0.2.20").port(40000));
   ASSERT_EQ(sentCount(), 1u);
   auto out = sent(0);
@@ -910,7 +856,7 @@ TEST_F(StatelessProxyReply, GoesToTheSourceIpAtTheSentByPort) {
   EXPECT_EQ(s.forwardedRequests, 0u);
 }
 
-TEST_F(StatelessProxyReply, GoesToTheSourcePortWhenRportWasAsked) {
+TEST_F(ProxyCoreReply, GoesToTheSourcePortWhenRportWasAsked) {
   receive(request(Req().vias({"SIP/2.0/UDP 192.0.2.10:5070;rport;branch=z9hG4bKc1"})),
           Source().ip("192.0.2.20").port(40000));
   ASSERT_EQ(sentCount(), 1u);
@@ -921,7 +867,7 @@ TEST_F(StatelessProxyReply, GoesToTheSourcePortWhenRportWasAsked) {
                 "SIP/2.0/UDP 192.0.2.10:5070;rport=40000;branch=z9hG4bKc1;received=192.0.2.20"});
 }
 
-TEST_F(StatelessProxyReply, RportAddsReceivedEvenFromTheSentByAddress) {
+TEST_F(ProxyCoreReply, RportAddsReceivedEvenFromTheSentByAddress) {
   // RFC 3581 §4: with rport, received is added even when it equals the sent-by host.
   receive(request(Req().vias({"SIP/2.0/UDP 192.0.2.10:5070;branch=z9hG4bKc1;rport"})),
           Source().ip("192.0.2.10").port(40000));
@@ -933,7 +879,7 @@ TEST_F(StatelessProxyReply, RportAddsReceivedEvenFromTheSentByAddress) {
                 "SIP/2.0/UDP 192.0.2.10:5070;branch=z9hG4bKc1;rport=40000;received=192.0.2.10"});
 }
 
-TEST_F(StatelessProxyReply, SentByWithoutPortMeans5060) {
+TEST_F(ProxyCoreReply, SentByWithoutPortMeans5060) {
   receive(request(Req().vias({"SIP/2.0/UDP 192.0.2.10;branch=z9hG4bKc1"})), Source().port(40000));
   ASSERT_EQ(sentCount(), 1u);
   auto out = sent(0);
@@ -942,7 +888,7 @@ TEST_F(StatelessProxyReply, SentByWithoutPortMeans5060) {
             std::vector<std::string>{"SIP/2.0/UDP 192.0.2.10;branch=z9hG4bKc1"});
 }
 
-TEST_F(StatelessProxyReply, EveryViaIsCopiedInOrder) {
+TEST_F(ProxyCoreReply, EveryViaIsCopiedInOrder) {
   receive(request(Req().vias(
       {"SIP/2.0/UDP 192.0.2.10:5070;branch=z9hG4bKc1", "SIP/2.0/UDP 192.0.2.5;branch=z9hG4bKup"})));
   ASSERT_EQ(sentCount(), 1u);
@@ -951,7 +897,7 @@ TEST_F(StatelessProxyReply, EveryViaIsCopiedInOrder) {
                                       "SIP/2.0/UDP 192.0.2.5;branch=z9hG4bKup"}));
 }
 
-TEST_F(StatelessProxyReply, ARetransmissionGetsTheSameToTag) {
+TEST_F(ProxyCoreReply, ARetransmissionGetsTheSameToTag) {
   const std::string in = request(Req());
   receive(in);
   receive(in);
@@ -964,14 +910,14 @@ TEST_F(StatelessProxyReply, ARetransmissionGetsTheSameToTag) {
   EXPECT_NE(toTag(sent(2)->message), first);
 }
 
-TEST_F(StatelessProxyReply, AnExistingToTagIsKept) {
+TEST_F(ProxyCoreReply, AnExistingToTagIsKept) {
   receive(request(Req().method("BYE").to("<sip:bob@example.com>;tag=b1")));
   ASSERT_EQ(sentCount(), 1u);
   EXPECT_EQ(values(sent(0)->message, HeaderId::kTo),
             std::vector<std::string>{"<sip:bob@example.com>;tag=b1"});
 }
 
-TEST_F(StatelessProxyReply, A100HasNoToTag) {
+TEST_F(ProxyCoreReply, A100HasNoToTag) {
   useScript("request:\n  - reply: 100\n");
   receive(request(Req()));
   ASSERT_EQ(sentCount(), 1u);
@@ -980,7 +926,7 @@ TEST_F(StatelessProxyReply, A100HasNoToTag) {
   EXPECT_EQ(values(out->message, HeaderId::kTo), std::vector<std::string>{"<sip:bob@example.com>"});
 }
 
-TEST_F(StatelessProxyReply, ExtraHeadersOfTheStepAreSent) {
+TEST_F(ProxyCoreReply, ExtraHeadersOfTheStepAreSent) {
   useScript(
       "request:\n"
       "  - reply: { code: 480, reason: \"Away\", headers: [\"Retry-After: 60\"] }\n");
@@ -993,7 +939,7 @@ TEST_F(StatelessProxyReply, ExtraHeadersOfTheStepAreSent) {
   EXPECT_EQ(h->value, "60");
 }
 
-TEST_F(StatelessProxyReply, OverTcpGoesBackOnTheConnection) {
+TEST_F(ProxyCoreReply, OverTcpGoesBackOnTheConnection) {
   receive(request(Req().vias({"SIP/2.0/TCP 192.0.2.10:5070;branch=z9hG4bKc1"})),
           Source().port(40001).listener(1).connection(9));
   ASSERT_EQ(sentCount(), 1u);
@@ -1003,37 +949,37 @@ TEST_F(StatelessProxyReply, OverTcpGoesBackOnTheConnection) {
   EXPECT_EQ(out->message.statusCode(), 404);
 }
 
-TEST_F(StatelessProxyReply, NeverToAnAck) {
+TEST_F(ProxyCoreReply, NeverToAnAck) {
   receive(request(Req().method("ACK").to("<sip:bob@example.com>;tag=b1")));
   EXPECT_EQ(sentCount(), 0u);
   EXPECT_EQ(proxy_.stats().localReplies, 0u);
 }
 
-TEST_F(StatelessProxyReply, NeverToAMalformedAck) {
+TEST_F(ProxyCoreReply, NeverToAMalformedAck) {
   receive(request(Req().method("ACK").callId("")));  // no Call-ID: fails the sanity checks
   EXPECT_EQ(sentCount(), 0u);
   EXPECT_EQ(proxy_.stats().malformedRequests, 1u);
 }
 
-TEST_F(StatelessProxyReply, NeverToAnAckWhoseContentLengthOverrunsTheDatagram) {
+TEST_F(ProxyCoreReply, NeverToAnAckWhoseContentLengthOverrunsTheDatagram) {
   receive(request(Req().method("ACK").extra({"Content-Length: 100"}).contentLength(false)));
   EXPECT_EQ(sentCount(), 0u);
   EXPECT_EQ(proxy_.stats().malformedRequests, 1u);
 }
 
-TEST_F(StatelessProxyReply, NeverToAnAckOfAnUnsupportedVersion) {
+TEST_F(ProxyCoreReply, NeverToAnAckOfAnUnsupportedVersion) {
   // The start line does not parse as SIP/2.0, but the method is readable: still an ACK
   // (§17.1.1.3: ACK is never answered).
   receive(request(Req().method("ACK").version("SIP/3.0")));
   EXPECT_EQ(sentCount(), 0u) << "sent:\n" << (sentCount() > 0 ? outbound_.sent[0].bytes : "");
 }
 
-TEST_F(StatelessProxyReply, NeverToAnAckWithMaxForwardsZero) {
+TEST_F(ProxyCoreReply, NeverToAnAckWithMaxForwardsZero) {
   receive(request(Req().method("ACK").maxForwards("0")));
   EXPECT_EQ(sentCount(), 0u);
 }
 
-TEST_F(StatelessProxyReply, NeverToAnAckThatCannotBeForwarded) {
+TEST_F(ProxyCoreReply, NeverToAnAckThatCannotBeForwarded) {
   useScript("request:\n  - forward\n");
   receive(request(Req().method("ACK").ruri("sip:bob@example.com")));
   EXPECT_EQ(sentCount(), 0u);
@@ -1043,7 +989,7 @@ TEST_F(StatelessProxyReply, NeverToAnAckThatCannotBeForwarded) {
 // ---------------------------------------------------------------------------------------------
 // Requests refused before routing (§16.3, §8.2)
 
-class StatelessProxySanity : public ProxyFixture {
+class ProxyCoreSanity : public ProxyFixture {
  protected:
   // The only message sent: a reply; its status line.
   std::string replyLine() {
@@ -1055,7 +1001,7 @@ class StatelessProxySanity : public ProxyFixture {
   }
 };
 
-TEST_F(StatelessProxySanity, MissingCallIdIs400) {
+TEST_F(ProxyCoreSanity, MissingCallIdIs400) {
   receive(request(Req().callId("")), Source().ip("192.0.2.20"));
   EXPECT_EQ(replyLine(), "SIP/2.0 400 Missing header");
   auto out = sent(0);
@@ -1071,7 +1017,7 @@ TEST_F(StatelessProxySanity, MissingCallIdIs400) {
   EXPECT_EQ(s.forwardedRequests, 0u);
 }
 
-TEST_F(StatelessProxySanity, ContentLengthLargerThanTheDatagramIs400) {
+TEST_F(ProxyCoreSanity, ContentLengthLargerThanTheDatagramIs400) {
   // parse() refuses it; the reply is built from what parseForReply() could read.
   receive(request(Req().extra({"Content-Length: 100"}).contentLength(false).body("v=0\r\n")),
           Source().ip("192.0.2.20").port(40000));
@@ -1091,7 +1037,7 @@ TEST_F(StatelessProxySanity, ContentLengthLargerThanTheDatagramIs400) {
   EXPECT_EQ(s.malformedResponses, 0u);
 }
 
-TEST_F(StatelessProxySanity, UnsupportedVersionIs505) {
+TEST_F(ProxyCoreSanity, UnsupportedVersionIs505) {
   receive(request(Req().version("SIP/3.0")));
   EXPECT_EQ(replyLine(), "SIP/2.0 505 Version Not Supported");
   auto out = sent(0);
@@ -1100,18 +1046,18 @@ TEST_F(StatelessProxySanity, UnsupportedVersionIs505) {
   EXPECT_EQ(proxy_.stats().malformedRequests, 1u);
 }
 
-TEST_F(StatelessProxySanity, UnknownProxyRequireIs420WithUnsupported) {
+TEST_F(ProxyCoreSanity, UnknownProxyRequireIs420WithUnsupported) {
   receive(request(Req().extra({"Proxy-Require: foo, bar"})));
   EXPECT_EQ(replyLine(), "SIP/2.0 420 Bad Extension");
   EXPECT_EQ(values(sent(0)->message, HeaderId::kUnsupported), std::vector<std::string>{"foo, bar"});
 }
 
-TEST_F(StatelessProxySanity, UnknownUriSchemeIs416) {
+TEST_F(ProxyCoreSanity, UnknownUriSchemeIs416) {
   receive(request(Req().ruri("http://example.com/bob")));
   EXPECT_EQ(replyLine(), "SIP/2.0 416 Unsupported URI Scheme");
 }
 
-TEST_F(StatelessProxySanity, CSeqMethodMismatchIs400And501ForAnUnknownMethod) {
+TEST_F(ProxyCoreSanity, CSeqMethodMismatchIs400And501ForAnUnknownMethod) {
   receive(request(Req().cseqMethod("BYE")));
   receive(request(Req().method("FOO").cseqMethod("BAR")));
   ASSERT_EQ(sentCount(), 2u);
@@ -1119,13 +1065,13 @@ TEST_F(StatelessProxySanity, CSeqMethodMismatchIs400And501ForAnUnknownMethod) {
   EXPECT_EQ(sent(1)->message.startLine(), "SIP/2.0 501 CSeq method does not match");
 }
 
-TEST_F(StatelessProxySanity, MaxForwardsZeroIs483) {
+TEST_F(ProxyCoreSanity, MaxForwardsZeroIs483) {
   receive(request(Req().maxForwards("0")));
   EXPECT_EQ(replyLine(), "SIP/2.0 483 Too Many Hops");
   EXPECT_EQ(proxy_.stats().forwardedRequests, 0u);
 }
 
-TEST_F(StatelessProxySanity, OptionsToUsWithMaxForwardsZeroIs200) {
+TEST_F(ProxyCoreSanity, OptionsToUsWithMaxForwardsZeroIs200) {
   // §11 and RFC 4475 §3.3.11 ("OPTIONS with Max-Forwards 0" addressed to the proxy).
   receive(request(Req().method("OPTIONS").ruri("sip:127.0.0.1:5060").maxForwards("0")));
   EXPECT_EQ(replyLine(), "SIP/2.0 200 OK");
@@ -1133,17 +1079,17 @@ TEST_F(StatelessProxySanity, OptionsToUsWithMaxForwardsZeroIs200) {
             std::vector<std::string>{"INVITE, ACK, CANCEL, BYE, OPTIONS"});
 }
 
-TEST_F(StatelessProxySanity, OptionsToUsWithoutPortWithMaxForwardsZeroIs200) {
+TEST_F(ProxyCoreSanity, OptionsToUsWithoutPortWithMaxForwardsZeroIs200) {
   receive(request(Req().method("OPTIONS").ruri("sip:127.0.0.2").maxForwards("0")));
   EXPECT_EQ(replyLine(), "SIP/2.0 200 OK");
 }
 
-TEST_F(StatelessProxySanity, OptionsToSomeoneElseWithMaxForwardsZeroIs483) {
+TEST_F(ProxyCoreSanity, OptionsToSomeoneElseWithMaxForwardsZeroIs483) {
   receive(request(Req().method("OPTIONS").ruri("sip:bob@192.0.2.50").maxForwards("0")));
   EXPECT_EQ(replyLine(), "SIP/2.0 483 Too Many Hops");
 }
 
-TEST_F(StatelessProxySanity, OptionsToUsWithARouteAndMaxForwardsZeroIs483) {
+TEST_F(ProxyCoreSanity, OptionsToUsWithARouteAndMaxForwardsZeroIs483) {
   receive(request(Req()
                       .method("OPTIONS")
                       .ruri("sip:127.0.0.1:5060")
@@ -1162,7 +1108,7 @@ std::string loopedRequest(const std::string& topVia, std::string_view method = "
                             "SIP/2.0/UDP 192.0.2.10:5070;branch=z9hG4bKc1"}));
 }
 
-TEST_F(StatelessProxySanity, OurViaWithTheSameBranchBelowTheTopIs482) {
+TEST_F(ProxyCoreSanity, OurViaWithTheSameBranchBelowTheTopIs482) {
   receive(loopedRequest("SIP/2.0/UDP 192.0.2.30:5060;branch=z9hG4bKp2"),
           Source().ip("192.0.2.30").port(5060));
   EXPECT_EQ(replyLine(), "SIP/2.0 482 Loop Detected");
@@ -1172,7 +1118,7 @@ TEST_F(StatelessProxySanity, OurViaWithTheSameBranchBelowTheTopIs482) {
   EXPECT_EQ(s.forwardedRequests, 0u);
 }
 
-TEST_F(StatelessProxySanity, OurViaWithAnotherBranchIsASpiral) {
+TEST_F(ProxyCoreSanity, OurViaWithAnotherBranchIsASpiral) {
   receive(request(Req().vias({"SIP/2.0/UDP 192.0.2.30:5060;branch=z9hG4bKp2",
                               "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKslffffffffffffffff",
                               "SIP/2.0/UDP 192.0.2.10:5070;branch=z9hG4bKc1"})),
@@ -1182,7 +1128,7 @@ TEST_F(StatelessProxySanity, OurViaWithAnotherBranchIsASpiral) {
   EXPECT_EQ(proxy_.stats().loops, 0u);
 }
 
-TEST_F(StatelessProxySanity, ARequestWithoutViaOrStartLineIsNotAnswered) {
+TEST_F(ProxyCoreSanity, ARequestWithoutViaOrStartLineIsNotAnswered) {
   receive(
       "INVITE sip:bob@192.0.2.50 SIP/2.0\r\nFrom: <sip:a@b>;tag=1\r\nContent-Length: 3\r\n\r\n");
   receive("this is not SIP\r\n\r\n");
@@ -1192,9 +1138,9 @@ TEST_F(StatelessProxySanity, ARequestWithoutViaOrStartLineIsNotAnswered) {
 // ---------------------------------------------------------------------------------------------
 // Responses routed back by their Via (§16.7 without state, §18.2.2)
 
-class StatelessProxyResponse : public ProxyFixture {};
+class ProxyCoreResponse : public ProxyFixture {};
 
-TEST_F(StatelessProxyResponse, GoesToTheSecondViaHonouringReceivedAndRport) {
+TEST_F(ProxyCoreResponse, GoesToTheSecondViaHonouringReceivedAndRport) {
   const std::string second =
       "SIP/2.0/UDP 192.0.2.10:5070;branch=z9hG4bKc1;rport=40000;received=192.0.2.20";
   const std::string in = response({std::string(kOurVia), second});
@@ -1210,14 +1156,14 @@ TEST_F(StatelessProxyResponse, GoesToTheSecondViaHonouringReceivedAndRport) {
   EXPECT_EQ(s.requests, 0u);
 }
 
-TEST_F(StatelessProxyResponse, ReceivedWithoutRportUsesTheSentByPort) {
+TEST_F(ProxyCoreResponse, ReceivedWithoutRportUsesTheSentByPort) {
   receive(response(
       {std::string(kOurVia), "SIP/2.0/UDP 192.0.2.10:5070;branch=z9hG4bKc1;received=192.0.2.20"}));
   ASSERT_EQ(sentCount(), 1u);
   EXPECT_EQ(where(sent(0)->to), "UDP 192.0.2.20:5070");
 }
 
-TEST_F(StatelessProxyResponse, PlainSentByIsTheDestination) {
+TEST_F(ProxyCoreResponse, PlainSentByIsTheDestination) {
   receive(response({std::string(kOurVia), "SIP/2.0/UDP 192.0.2.10:5070;branch=z9hG4bKc1"}));
   receive(response({std::string(kOurVia), "SIP/2.0/UDP 192.0.2.10;branch=z9hG4bKc1"}));
   ASSERT_EQ(sentCount(), 2u);
@@ -1225,7 +1171,7 @@ TEST_F(StatelessProxyResponse, PlainSentByIsTheDestination) {
   EXPECT_EQ(where(sent(1)->to), "UDP 192.0.2.10:5060");
 }
 
-TEST_F(StatelessProxyResponse, TcpSecondViaGoesOverTcpWithContentLength) {
+TEST_F(ProxyCoreResponse, TcpSecondViaGoesOverTcpWithContentLength) {
   const std::string second =
       "SIP/2.0/TCP 192.0.2.10:5070;branch=z9hG4bKc1;received=192.0.2.10;rport=40001";
   receive(response({std::string(kOurVia), second}, /*contentLength=*/false));
@@ -1236,7 +1182,7 @@ TEST_F(StatelessProxyResponse, TcpSecondViaGoesOverTcpWithContentLength) {
   EXPECT_EQ(values(out->message, HeaderId::kContentLength), std::vector<std::string>{"0"});
 }
 
-TEST_F(StatelessProxyResponse, BothViasOnOneLine) {
+TEST_F(ProxyCoreResponse, BothViasOnOneLine) {
   std::string both(kOurVia);
   both += ", SIP/2.0/UDP 192.0.2.10:5070;branch=z9hG4bKc1";
   receive(response({both}));
@@ -1247,7 +1193,7 @@ TEST_F(StatelessProxyResponse, BothViasOnOneLine) {
             std::vector<std::string>{"SIP/2.0/UDP 192.0.2.10:5070;branch=z9hG4bKc1"});
 }
 
-TEST_F(StatelessProxyResponse, OurViaOnTheOtherInterface) {
+TEST_F(ProxyCoreResponse, OurViaOnTheOtherInterface) {
   receive(response({"SIP/2.0/UDP 127.0.0.2:5060;branch=z9hG4bKsl0123456789abcdef",
                     "SIP/2.0/UDP 192.0.2.10:5070;branch=z9hG4bKc1"}),
           Source().listener(2));
@@ -1255,7 +1201,7 @@ TEST_F(StatelessProxyResponse, OurViaOnTheOtherInterface) {
   EXPECT_EQ(where(sent(0)->to), "UDP 192.0.2.10:5070");
 }
 
-TEST_F(StatelessProxyResponse, TopViaNotOursIsDropped) {
+TEST_F(ProxyCoreResponse, TopViaNotOursIsDropped) {
   receive(response({"SIP/2.0/UDP 192.0.2.99:5060;branch=z9hG4bKx",
                     "SIP/2.0/UDP 192.0.2.10:5070;branch=z9hG4bKc1"}));
   EXPECT_EQ(sentCount(), 0u);
@@ -1265,14 +1211,14 @@ TEST_F(StatelessProxyResponse, TopViaNotOursIsDropped) {
   EXPECT_EQ(s.forwardedResponses, 0u);
 }
 
-TEST_F(StatelessProxyResponse, OurAddressOnAnotherPortIsNotOurs) {
+TEST_F(ProxyCoreResponse, OurAddressOnAnotherPortIsNotOurs) {
   receive(response({"SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKx",
                     "SIP/2.0/UDP 192.0.2.10:5070;branch=z9hG4bKc1"}));
   EXPECT_EQ(sentCount(), 0u);
   EXPECT_EQ(proxy_.stats().responsesNotOurs, 1u);
 }
 
-TEST_F(StatelessProxyResponse, BroadcastSecondViaIsDropped) {
+TEST_F(ProxyCoreResponse, BroadcastSecondViaIsDropped) {
   // RFC 4475 §3.3.10.
   receive(response({std::string(kOurVia), "SIP/2.0/UDP 255.255.255.255:5070;branch=z9hG4bKc1"}));
   receive(response({std::string(kOurVia),
@@ -1283,19 +1229,19 @@ TEST_F(StatelessProxyResponse, BroadcastSecondViaIsDropped) {
   EXPECT_EQ(s.forwardedResponses, 0u);
 }
 
-TEST_F(StatelessProxyResponse, OnlyOurViaIsDropped) {
+TEST_F(ProxyCoreResponse, OnlyOurViaIsDropped) {
   receive(response({std::string(kOurVia)}));
   EXPECT_EQ(sentCount(), 0u);
   EXPECT_EQ(proxy_.stats().unroutableResponses, 1u);
 }
 
-TEST_F(StatelessProxyResponse, UnsupportedTransportInTheSecondViaIsDropped) {
+TEST_F(ProxyCoreResponse, UnsupportedTransportInTheSecondViaIsDropped) {
   receive(response({std::string(kOurVia), "SIP/2.0/TLS 192.0.2.10:5061;branch=z9hG4bKc1"}));
   EXPECT_EQ(sentCount(), 0u);
   EXPECT_EQ(proxy_.stats().unroutableResponses, 1u);
 }
 
-TEST_F(StatelessProxyResponse, MalformedResponsesAreDropped) {
+TEST_F(ProxyCoreResponse, MalformedResponsesAreDropped) {
   // A status line that does not parse, and one without Call-ID.
   std::string badStatus =
       response({std::string(kOurVia), "SIP/2.0/UDP 192.0.2.10:5070"}, true, "1800 Ringing");
@@ -1314,9 +1260,9 @@ TEST_F(StatelessProxyResponse, MalformedResponsesAreDropped) {
 // ---------------------------------------------------------------------------------------------
 // Statistics and reloads
 
-class StatelessProxyStats : public ProxyFixture {};
+class ProxyCoreStats : public ProxyFixture {};
 
-TEST_F(StatelessProxyStats, CountersFollowTheTraffic) {
+TEST_F(ProxyCoreStats, CountersFollowTheTraffic) {
   useScript(
       "request:\n"
       "  - if: { method: BYE }\n"
@@ -1354,7 +1300,7 @@ TEST_F(StatelessProxyStats, CountersFollowTheTraffic) {
   EXPECT_EQ(s.loops, 0u);
 }
 
-TEST_F(StatelessProxyStats, UpdateSwapsTheScriptForTheNextMessage) {
+TEST_F(ProxyCoreStats, UpdateSwapsTheScriptForTheNextMessage) {
   const std::string in = request(Req());
   useScript("request:\n  - reply: [404, \"Not Here\"]\n");
   receive(in);
@@ -1370,7 +1316,7 @@ TEST_F(StatelessProxyStats, UpdateSwapsTheScriptForTheNextMessage) {
   EXPECT_EQ(where(third->to), "UDP 192.0.2.50:5080");
 }
 
-TEST_F(StatelessProxyStats, UpdateCarriesNewParseLimits) {
+TEST_F(ProxyCoreStats, UpdateCarriesNewParseLimits) {
   auto settings = std::make_shared<ProxySettings>();
   settings->limits.maxMessageBytes = 200;
   proxy_.update(settings);
@@ -1382,14 +1328,14 @@ TEST_F(StatelessProxyStats, UpdateCarriesNewParseLimits) {
 // ---------------------------------------------------------------------------------------------
 // Choosing the listener by the destination's address family
 
-class StatelessProxyIpv6 : public ProxyFixture {
+class ProxyCoreIpv6 : public ProxyFixture {
  protected:
-  StatelessProxyIpv6()
+  ProxyCoreIpv6()
       : ProxyFixture({makeListener(0, Protocol::kUdp, "127.0.0.1", 5060),
                       makeListener(1, Protocol::kUdp, "::1", 5060)}) {}
 };
 
-TEST_F(StatelessProxyIpv6, AnIpv6DestinationLeavesByTheIpv6Listener) {
+TEST_F(ProxyCoreIpv6, AnIpv6DestinationLeavesByTheIpv6Listener) {
   // An IPv4 socket cannot send to an IPv6 address, and the Via must name where the response
   // can reach us (§16.6 step 8, §18.1.1).
   receive(request(Req().ruri("sip:bob@[::1]:5080")));
@@ -1402,7 +1348,7 @@ TEST_F(StatelessProxyIpv6, AnIpv6DestinationLeavesByTheIpv6Listener) {
   EXPECT_TRUE(vias[0].starts_with("SIP/2.0/UDP [::1]:5060;branch=z9hG4bK")) << vias[0];
 }
 
-TEST_F(StatelessProxyIpv6, RecordRoutesBothFamilies) {
+TEST_F(ProxyCoreIpv6, RecordRoutesBothFamilies) {
   useScript("request:\n  - record_route\n  - forward\n");
   receive(request(Req().ruri("sip:bob@[::1]:5080")));
   ASSERT_EQ(sentCount(), 1u);
@@ -1410,7 +1356,7 @@ TEST_F(StatelessProxyIpv6, RecordRoutesBothFamilies) {
             (std::vector<std::string>{"<sip:[::1]:5060;lr>", "<sip:127.0.0.1:5060;lr>"}));
 }
 
-TEST_F(StatelessProxyIpv6, FromIpv6ToIpv6StaysOnTheListener) {
+TEST_F(ProxyCoreIpv6, FromIpv6ToIpv6StaysOnTheListener) {
   receive(request(Req()
                       .ruri("sip:bob@[::1]:5080")
                       .vias({"SIP/2.0/UDP [2001:db8::10]:5070;branch=z9hG4bKc1;rport"})),

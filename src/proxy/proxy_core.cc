@@ -1,10 +1,11 @@
-#include "stateless_proxy.h"
+#include "proxy_core.h"
 
 #include <ifaddrs.h>
 #include <spdlog/spdlog.h>
 
 #include <charconv>
 
+#include "routing.h"
 #include "strowger/script/script.h"
 #include "strowger/sip/editor.h"
 #include "strowger/sip/reply.h"
@@ -12,6 +13,8 @@
 
 namespace strowger::proxy {
 namespace {
+
+using namespace detail;
 
 using transport::Destination;
 using transport::Listener;
@@ -22,115 +25,14 @@ using transport::Protocol;
 thread_local sip::Message tlsMessage;
 thread_local std::string tlsOut;
 
-struct Hash64 {
-  uint64_t state = 0xcbf29ce484222325ULL;  // FNV-1a: fast, stable across restarts and hosts
-  void add(std::string_view s) {
-    for (char c : s) {
-      state ^= static_cast<unsigned char>(c);
-      state *= 0x100000001b3ULL;
-    }
-    state ^= 0xff;  // separator, so ("ab","c") and ("a","bc") differ
-    state *= 0x100000001b3ULL;
-  }
-  void add(uint64_t v) {
-    char digits[24];
-    auto [end, ec] = std::to_chars(digits, digits + sizeof digits, v);
-    add(std::string_view(digits, static_cast<std::size_t>(end - digits)));
-  }
-};
-
-std::string hex16(uint64_t v) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(16, '0');
-  for (int i = 15; i >= 0; --i) {
-    out[static_cast<std::size_t>(i)] = kDigits[v & 0xF];
-    v >>= 4;
-  }
-  return out;
-}
-
-std::string_view stripBrackets(std::string_view host) {
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    return host.substr(1, host.size() - 2);
-  }
-  return host;
-}
-
-std::string sipHostOf(std::string_view host) {
-  if (host.find(':') != std::string_view::npos) return "[" + std::string(host) + "]";
-  return std::string(host);
-}
-
-std::string_view callIdOf(const sip::Message& m) {
-  const auto& id = m.callId();
-  return id ? *id : std::string_view("-");
-}
-
-// A destination for a SIP URI, without DNS: hosts must be numeric addresses. maddr and the
-// transport parameter are honoured (RFC 3261 §19.1.1).
-std::optional<Destination> destinationForUri(const sip::Uri& uri,
-                                             std::optional<Protocol> forced = std::nullopt) {
-  if (!uri.isSip()) return std::nullopt;
-  if (uri.scheme == sip::UriScheme::kSips) return std::nullopt;  // TLS is not served yet
-  Protocol protocol = Protocol::kUdp;
-  std::string_view transportParam = uri.params.get("transport");
-  if (forced) {
-    protocol = *forced;
-  } else if (!transportParam.empty()) {
-    if (sip::equalsIgnoreCase(transportParam, "tcp")) {
-      protocol = Protocol::kTcp;
-    } else if (!sip::equalsIgnoreCase(transportParam, "udp")) {
-      return std::nullopt;
-    }
-  }
-  std::string_view host = uri.params.get("maddr");
-  if (host.empty()) host = uri.host();
-  auto address =
-      net::SocketAddress::parse(stripBrackets(host), uri.hostPort.hasPort ? uri.port() : 5060);
-  if (!address) return std::nullopt;
-  Destination d;
-  d.protocol = protocol;
-  d.address = *address;
-  return d;
-}
-
 }  // namespace
 
-struct alignas(64) StatelessProxy::Counters {
+struct alignas(64) ProxyCore::Counters {
   std::atomic<uint64_t> requests{0}, responses{0}, forwardedRequests{0}, forwardedResponses{0},
       localReplies{0}, malformedRequests{0}, malformedResponses{0}, responsesNotOurs{0},
       unroutableResponses{0}, unhandled{0}, dropped{0}, forwardFailures{0}, loops{0};
   static void bump(std::atomic<uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
 };
-
-namespace {
-
-// What stays the same when a request comes back to this proxy unchanged (RFC 3261 §16.3 step 4
-// and §16.6 step 8): not the top Via, which is the previous hop's, but the Request-URI, the From
-// tag, Call-ID, CSeq number and the headers that steer routing. A spiral changes one of them.
-// The To tag is left out so that the ACK of a non-2xx, which carries the tag its INVITE lacked,
-// gets the INVITE's branch, as the next hop's transaction matching needs.
-uint32_t loopHash(const sip::Message& request) {
-  Hash64 h;
-  h.add(request.requestUriText());
-  const auto& from = request.from();
-  h.add(from ? from->tag : std::string_view{});
-  h.add(callIdOf(request));
-  const auto& cseq = request.cseq();
-  h.add(cseq ? cseq->number : 0);
-  for (sip::HeaderId id :
-       {sip::HeaderId::kRoute, sip::HeaderId::kProxyRequire, sip::HeaderId::kProxyAuthorization}) {
-    for (const sip::HeaderField& f : request.all(id))
-      h.add(f.value);
-  }
-  return static_cast<uint32_t>(h.state ^ (h.state >> 32));
-}
-
-std::string hex8(uint32_t v) {
-  return hex16(v).substr(8);
-}
-
-}  // namespace
 
 std::string statelessBranch(const sip::Message& request) {
   Hash64 h;
@@ -153,15 +55,15 @@ std::string statelessBranch(const sip::Message& request) {
   }
   // z9hG4bK "sl" <transaction: 16 hex> <loop detection: 8 hex>
   std::string branch(sip::kBranchMagicCookie);
-  branch.append("sl").append(hex16(h.state)).append(hex8(loopHash(request)));
+  branch.append(kStatelessBranchTag).append(hex16(h.state)).append(hex8(loopHash(request)));
   return branch;
 }
 
 // The ProxyActions of one request: carries out what the routing script asks.
-class StatelessProxy::Actions final : public script::ProxyActions {
+class ProxyCore::Actions final : public script::ProxyActions {
  public:
-  Actions(StatelessProxy& proxy, const transport::ReceivedMessage& received,
-          const sip::Message& message, sip::MessageEditor& editor, Counters& counters)
+  Actions(ProxyCore& proxy, const transport::ReceivedMessage& received, const sip::Message& message,
+          sip::MessageEditor& editor, Counters& counters)
       : proxy_(proxy),
         received_(received),
         message_(message),
@@ -199,13 +101,16 @@ class StatelessProxy::Actions final : public script::ProxyActions {
     sip::buildReply(message_, status, reason, options, tlsOut);
     Destination to = replyDestination();
     Counters::bump(counters_.localReplies);
-    spdlog::debug("call-id={} reply {} {} to {}", callIdOf(message_), status,
-                  reason.empty() ? sip::defaultReasonPhrase(status) : reason,
-                  to.address.toString());
+    if (spdlog::should_log(spdlog::level::debug)) {
+      spdlog::debug("call-id={} reply {} {} to {}", callIdOf(message_), status,
+                    reason.empty() ? sip::defaultReasonPhrase(status) : reason,
+                    to.address.toString());
+    }
     if (proxy_.outbound_) proxy_.outbound_->send(to, tlsOut, false);
   }
 
   bool forward(const script::NextHop* hop) override;
+  bool relay(const script::NextHop* hop, script::ForkMode mode) override;
 
   void recordRoute() override { recordRoute_ = true; }
 
@@ -275,16 +180,13 @@ class StatelessProxy::Actions final : public script::ProxyActions {
   }
 
   const Listener* pickListener(Protocol protocol, bool ipv6) const {
-    if (!proxy_.outbound_) return nullptr;
-    const Listener* fallback = nullptr;
-    for (const Listener& l : proxy_.outbound_->listeners()) {
-      if (l.protocol != protocol) continue;
-      if (l.address.isIpv6() != ipv6) continue;
-      if (l.index == received_.listener) return &l;  // the interface the request came in on
-      if (!fallback) fallback = &l;
-    }
-    return fallback;
+    return proxy_.listenerFor(protocol, ipv6, received_.listener);
   }
+
+  bool fail(std::string_view why);
+  std::optional<Destination> resolve(const script::NextHop* hop, std::string& strictRouteUri,
+                                     std::string& why);
+  void applyCommonEdits(const Listener& out, const std::string& strictRouteUri);
 
   std::string recordRouteValue(const Listener& l) const {
     std::string v = "<sip:" + sipHostOf(l.advertisedHost) + ":" + std::to_string(l.advertisedPort);
@@ -292,7 +194,7 @@ class StatelessProxy::Actions final : public script::ProxyActions {
     return v + ";lr>";
   }
 
-  StatelessProxy& proxy_;
+  ProxyCore& proxy_;
   const transport::ReceivedMessage& received_;
   const sip::Message& message_;
   sip::MessageEditor& editor_;
@@ -304,7 +206,7 @@ class StatelessProxy::Actions final : public script::ProxyActions {
   bool recordRoute_ = false;
 };
 
-bool StatelessProxy::Actions::looseRoute() {
+bool ProxyCore::Actions::looseRoute() {
   const auto& routes = message_.routes();
   if (!routes || routes->empty()) return false;
   // §16.4: a strict router before us put our Record-Route URI into the Request-URI; the real
@@ -323,34 +225,40 @@ bool StatelessProxy::Actions::looseRoute() {
   return true;
 }
 
-bool StatelessProxy::Actions::forward(const script::NextHop* hop) {
-  if (context_) context_->finish();
-  consumeOwnRoutes();
-  const auto fail = [this](std::string_view why) {
-    Counters::bump(counters_.forwardFailures);
-    spdlog::warn("call-id={} cannot forward {}: {}", callIdOf(message_), message_.methodText(),
-                 why);
-    if (message_.method() != sip::Method::kAck) sendReply(503, "Cannot Forward", {});
-    return false;
-  };
+bool ProxyCore::Actions::fail(std::string_view why) {
+  Counters::bump(counters_.forwardFailures);
+  spdlog::warn("call-id={} cannot forward {}: {}", callIdOf(message_), message_.methodText(), why);
+  if (message_.method() != sip::Method::kAck) sendReply(503, "Cannot Forward", {});
+  return false;
+}
 
-  std::optional<Destination> to;
-  std::string strictRouteUri;
+// Where the request goes (RFC 3261 §16.6 steps 6-7): to `hop` when given, else to the next hop the
+// script set, else by the Route set, else by the (possibly rewritten) Request-URI. A strict router
+// as next hop gets the Route URI as Request-URI; the Request-URI then goes to the end of the Route
+// set, which `strictRouteUri` carries to applyCommonEdits.
+std::optional<Destination> ProxyCore::Actions::resolve(const script::NextHop* hop,
+                                                       std::string& strictRouteUri,
+                                                       std::string& why) {
   if (!hop && context_ && context_->nextHop()) hop = &*context_->nextHop();
+  std::optional<Destination> to;
   if (hop) {
     auto address =
         net::SocketAddress::parse(stripBrackets(hop->host), hop->port ? hop->port : 5060);
-    if (!address) return fail("the next hop " + hop->uri + " is not a numeric address");
+    if (!address) {
+      why = "the next hop " + hop->uri + " is not a numeric address";
+      return std::nullopt;
+    }
     to = Destination{hop->protocol.value_or(Protocol::kUdp), *address, 0, -1};
   } else {
     const auto& routes = message_.routes();
     if (routes && routesConsumed_ < routesEnd()) {
       const sip::NameAddr& next = (*routes)[routesConsumed_];
       to = destinationForUri(next.uri);
-      if (!to) return fail("the Route " + std::string(next.uri.raw) + " has no usable address");
+      if (!to) {
+        why = "the Route " + std::string(next.uri.raw) + " has no usable address";
+        return std::nullopt;
+      }
       if (!next.uri.params.has("lr") && context_) {
-        // §16.6 step 6: the next hop is a strict router: it gets the Route URI as its
-        // Request-URI, and the Request-URI goes to the end of the Route set.
         strictRouteUri = std::string(context_->requestUriText());
         context_->setRequestUri(std::string(next.uri.raw));
         if (const sip::HeaderField* h = headerHolding(sip::HeaderId::kRoute, next.raw)) {
@@ -359,18 +267,28 @@ bool StatelessProxy::Actions::forward(const script::NextHop* hop) {
       }
     } else {
       const auto& uri = context_ ? context_->requestUri() : message_.requestUri();
-      if (!uri) return fail("the Request-URI does not parse");
+      if (!uri) {
+        why = "the Request-URI does not parse";
+        return std::nullopt;
+      }
       to = destinationForUri(*uri);
-      if (!to) return fail("the Request-URI " + std::string(uri->raw) + " has no usable address");
+      if (!to) {
+        why = "the Request-URI " + std::string(uri->raw) + " has no usable address";
+        return std::nullopt;
+      }
     }
   }
-  if (to->address.isBroadcastOrMulticast()) return fail("broadcast or multicast destination");
+  if (to->address.isBroadcastOrMulticast()) {
+    why = "broadcast or multicast destination";
+    return std::nullopt;
+  }
+  return to;
+}
 
-  const Listener* out = pickListener(to->protocol, to->address.isIpv6());
-  if (!out) return fail("no listener for the destination's transport");
-  to->listener = static_cast<int>(out->index);
-
-  // Max-Forwards (§16.6 step 3).
+// What every copy of the request gets before it leaves, whichever way it leaves: Max-Forwards
+// (§16.6 step 3), the Request-URI, a strict router's Route, the previous hop's Via as received
+// (§18.2.1) and Record-Route (§16.6 step 4).
+void ProxyCore::Actions::applyCommonEdits(const Listener& out, const std::string& strictRouteUri) {
   if (const sip::HeaderField* mf = message_.find(sip::HeaderId::kMaxForwards)) {
     const auto& value = message_.maxForwards();
     uint32_t next = value && *value > 0 ? *value - 1 : 0;
@@ -381,8 +299,6 @@ bool StatelessProxy::Actions::forward(const script::NextHop* hop) {
   if (context_ && context_->requestUriRewritten())
     editor_.setRequestUri(context_->requestUriText());
   if (!strictRouteUri.empty()) editor_.appendHeader("Route", "<" + strictRouteUri + ">");
-
-  // The previous hop's Via as we saw it (§18.2.1), then ours (§16.6 step 8).
   if (const sip::HeaderField* via = message_.find(sip::HeaderId::kVia)) {
     std::string value;
     if (sip::topViaAsReceived(message_, received_.source.ip(), received_.source.port(), value,
@@ -390,6 +306,32 @@ bool StatelessProxy::Actions::forward(const script::NextHop* hop) {
       editor_.replaceHeaderValue(*via, value);
     }
   }
+  if (recordRoute_) {
+    // Two Record-Routes when the request leaves by another transport or interface, so that
+    // each side of the dialog addresses the interface it can reach (RFC 3261 §16.6 step 4).
+    const Listener* in = nullptr;
+    for (const Listener& l : proxy_.outbound_->listeners()) {
+      if (l.index == received_.listener) in = &l;
+    }
+    editor_.addRecordRoute(recordRouteValue(out));
+    if (in && in->index != out.index) editor_.addRecordRoute(recordRouteValue(*in));
+  }
+}
+
+bool ProxyCore::Actions::forward(const script::NextHop* hop) {
+  if (context_) context_->finish();
+  consumeOwnRoutes();
+  std::string strictRouteUri;
+  std::string why;
+  std::optional<Destination> to = resolve(hop, strictRouteUri, why);
+  if (!to) return fail(why);
+  const Listener* out = pickListener(to->protocol, to->address.isIpv6());
+  if (!out) return fail("no listener for the destination's transport");
+  to->listener = static_cast<int>(out->index);
+  applyCommonEdits(*out, strictRouteUri);
+
+  // Our Via (§16.6 step 8), with a branch computed from the request so that a retransmission
+  // gets the same one without any state kept.
   std::string ourVia = "SIP/2.0/";
   ourVia.append(transport::protocolName(out->protocol))
       .append(" ")
@@ -399,17 +341,6 @@ bool StatelessProxy::Actions::forward(const script::NextHop* hop) {
       .append(";branch=")
       .append(statelessBranch(message_));
   editor_.prependVia(ourVia);
-
-  if (recordRoute_) {
-    // Two Record-Routes when the request leaves by another transport or interface, so that
-    // each side of the dialog addresses the interface it can reach (RFC 3261 §16.6 step 4).
-    const Listener* in = nullptr;
-    for (const Listener& l : proxy_.outbound_->listeners()) {
-      if (l.index == received_.listener) in = &l;
-    }
-    editor_.addRecordRoute(recordRouteValue(*out));
-    if (in && in->index != out->index) editor_.addRecordRoute(recordRouteValue(*in));
-  }
   if (to->protocol == Protocol::kTcp) editor_.ensureContentLength();
 
   tlsOut.clear();
@@ -421,13 +352,81 @@ bool StatelessProxy::Actions::forward(const script::NextHop* hop) {
     return false;
   }
   Counters::bump(counters_.forwardedRequests);
-  spdlog::debug("call-id={} forwarded {} to {}:{}", callIdOf(message_), message_.methodText(),
-                transport::protocolName(to->protocol), to->address.toString());
+  if (spdlog::should_log(spdlog::level::debug)) {
+    spdlog::debug("call-id={} forwarded {} to {}:{}", callIdOf(message_), message_.methodText(),
+                  transport::protocolName(to->protocol), to->address.toString());
+  }
   return true;
 }
 
-StatelessProxy::StatelessProxy(std::shared_ptr<const ProxySettings> settings, Outbound* outbound)
-    : settings_(std::move(settings)), outbound_(outbound), counters_(new Counters[kCounterSlots]) {
+bool ProxyCore::Actions::relay(const script::NextHop* hop, script::ForkMode mode) {
+  // Explain mode shows a relay as the forward it starts with; an ACK is never relayed statefully
+  // (the ACK of a 2xx is a transaction of its own with no response, §17.1.1.3).
+  if (!context_ || context_->tracer() || message_.method() == sip::Method::kAck) {
+    return forward(hop);
+  }
+  context_->finish();
+  if (message_.method() == sip::Method::kCancel) {
+    // §16.10 asks to forward it statelessly; a proxy that relays statefully knows every INVITE it
+    // relayed, so a CANCEL that reached the script matches none.
+    sendReply(481, "Call/Transaction Does Not Exist", {});
+    return false;
+  }
+  consumeOwnRoutes();
+  std::string strictRouteUri;
+  std::string why;
+  std::optional<Destination> to = resolve(hop, strictRouteUri, why);
+  if (!to) return fail(why);
+  const Listener* out = pickListener(to->protocol, to->address.isIpv6());
+  if (!out) return fail("no listener for the destination's transport");
+
+  RelayRequest request;
+  request.received = &received_;
+  request.original = &message_;
+  request.mode = mode;
+  request.hooks = context_->hooks();
+  request.script = proxy_.settings_.load()->script;
+  request.targets.push_back(RelayTarget{std::string(context_->requestUriText()), *to, 1.0});
+  // Appended branches (§16.6 step 7): a pre-loaded Route set takes each of them to the same next
+  // hop; otherwise each goes where its own URI (or next hop) says.
+  const auto& routes = message_.routes();
+  const bool routed = !hop && !context_->nextHop() && routes && routesConsumed_ < routesEnd();
+  for (const script::BranchTarget& extra : context_->branches()) {
+    std::optional<Destination> d;
+    if (extra.nextHop) {
+      auto address = net::SocketAddress::parse(stripBrackets(extra.nextHop->host),
+                                               extra.nextHop->port ? extra.nextHop->port : 5060);
+      if (address)
+        d = Destination{extra.nextHop->protocol.value_or(Protocol::kUdp), *address, 0, -1};
+    } else if (routed) {
+      d = *to;
+    } else if (auto uri = sip::parseUri(extra.uri)) {
+      d = destinationForUri(*uri);
+    }
+    if (!d || d->address.isBroadcastOrMulticast()) {
+      Counters::bump(counters_.forwardFailures);
+      spdlog::warn("call-id={} the branch {} has no usable address; left out", callIdOf(message_),
+                   extra.uri);
+      continue;
+    }
+    request.targets.push_back(RelayTarget{extra.uri, *d, extra.q});
+  }
+  applyCommonEdits(*out, strictRouteUri);
+  tlsOut.clear();
+  editor_.serializeTo(tlsOut);
+  request.relayed = tlsOut;
+  const bool started = proxy_.transactions_->relay(request);
+  if (started) Counters::bump(counters_.forwardedRequests);
+  return started;
+}
+
+ProxyCore::ProxyCore(std::shared_ptr<const ProxySettings> settings, Outbound* outbound,
+                     TransactionUser::ClockFn clock)
+    : settings_(std::move(settings)),
+      outbound_(outbound),
+      counters_(new Counters[kCounterSlots]),
+      transactions_(std::make_unique<TransactionUser>(*this, std::move(clock))) {
+  transactions_->update(settings_.load()->transactions);
   ifaddrs* list = nullptr;
   if (getifaddrs(&list) == 0) {
     for (ifaddrs* i = list; i; i = i->ifa_next) {
@@ -442,13 +441,25 @@ StatelessProxy::StatelessProxy(std::shared_ptr<const ProxySettings> settings, Ou
   }
 }
 
-StatelessProxy::~StatelessProxy() = default;
+ProxyCore::~ProxyCore() = default;
 
-StatelessProxy::Counters& StatelessProxy::counters(unsigned worker) const {
+const Listener* ProxyCore::listenerFor(Protocol protocol, bool ipv6, uint32_t preferred) const {
+  if (!outbound_) return nullptr;
+  const Listener* fallback = nullptr;
+  for (const Listener& l : outbound_->listeners()) {
+    if (l.protocol != protocol) continue;
+    if (l.address.isIpv6() != ipv6) continue;
+    if (l.index == preferred) return &l;  // the interface the request came in on
+    if (!fallback) fallback = &l;
+  }
+  return fallback;
+}
+
+ProxyCore::Counters& ProxyCore::counters(unsigned worker) const {
   return counters_[worker % kCounterSlots];
 }
 
-bool StatelessProxy::isLocal(std::string_view host, uint16_t port) const {
+bool ProxyCore::isLocal(std::string_view host, uint16_t port) const {
   if (!outbound_) return false;
   host = stripBrackets(host);
   if (port == 0) port = 5060;
@@ -466,7 +477,7 @@ bool StatelessProxy::isLocal(std::string_view host, uint16_t port) const {
   return false;
 }
 
-ProxyStats StatelessProxy::stats() const {
+ProxyStats ProxyCore::stats() const {
   ProxyStats s;
   for (unsigned i = 0; i < kCounterSlots; ++i) {
     const Counters& c = counters_[i];
@@ -488,16 +499,16 @@ ProxyStats StatelessProxy::stats() const {
   return s;
 }
 
-void StatelessProxy::onMessage(const transport::ReceivedMessage& received) {
+void ProxyCore::onMessage(const transport::ReceivedMessage& received) {
   dispatch(received, nullptr);
 }
 
-void StatelessProxy::handleRequestForExplain(const transport::ReceivedMessage& received,
-                                             script::Tracer* tracer) {
+void ProxyCore::handleRequestForExplain(const transport::ReceivedMessage& received,
+                                        script::Tracer* tracer) {
   dispatch(received, tracer);
 }
 
-void StatelessProxy::dispatch(const transport::ReceivedMessage& received, script::Tracer* tracer) {
+void ProxyCore::dispatch(const transport::ReceivedMessage& received, script::Tracer* tracer) {
   auto settings = settings_.load();
   sip::Message& message = tlsMessage;
   auto framing =
@@ -516,8 +527,8 @@ void StatelessProxy::dispatch(const transport::ReceivedMessage& received, script
 
 // A message that did not parse: a request still gets its error reply when enough of it can be
 // read to address one; anything else is dropped and counted.
-void StatelessProxy::replyToMalformed(const transport::ReceivedMessage& received,
-                                      const sip::ParseError& error) {
+void ProxyCore::replyToMalformed(const transport::ReceivedMessage& received,
+                                 const sip::ParseError& error) {
   Counters& c = counters(received.worker);
   sip::Message& message = tlsMessage;
   if (!message.parseForReply(received.bytes)) {
@@ -535,8 +546,8 @@ void StatelessProxy::replyToMalformed(const transport::ReceivedMessage& received
   actions.sendReply(error.status, error.reason, {});
 }
 
-void StatelessProxy::handleRequest(const transport::ReceivedMessage& received,
-                                   sip::Message& message, script::Tracer* tracer) {
+void ProxyCore::handleRequest(const transport::ReceivedMessage& received, sip::Message& message,
+                              script::Tracer* tracer) {
   Counters& c = counters(received.worker);
   Counters::bump(c.requests);
   auto settings = settings_.load();
@@ -564,6 +575,11 @@ void StatelessProxy::handleRequest(const transport::ReceivedMessage& received,
     return;
   }
 
+  // A retransmission of a relayed request, the ACK of a non-2xx final response, a CANCEL for a
+  // relayed INVITE: the transaction layer answers them; the script never runs twice for one
+  // request.
+  if (!tracer && transactions_->onRequest(received, message)) return;
+
   // §16.3 step 3: Max-Forwards. An OPTIONS for this proxy is answered instead (§11, RFC 4475
   // §3.3.11).
   if (message.has(sip::HeaderId::kMaxForwards) && *message.maxForwards() == 0) {
@@ -582,11 +598,9 @@ void StatelessProxy::handleRequest(const transport::ReceivedMessage& received,
   // §16.3 step 4: one of our own Vias carrying this request's loop hash means it has been here
   // unchanged: a loop. A spiral (new Request-URI or Route) has another hash.
   if (const auto& vias = message.vias(); vias) {
-    const std::string suffix = hex8(loopHash(message));
-    const std::string prefix = std::string(sip::kBranchMagicCookie) + "sl";
+    const std::string hash = hex8(loopHash(message));
     for (const sip::Via& v : *vias) {
-      if (v.branch.size() == prefix.size() + 24 && v.branch.starts_with(prefix) &&
-          v.branch.ends_with(suffix) &&
+      if (loopHashOfBranch(v.branch) == hash &&
           isLocal(v.sentBy.host, v.sentBy.hasPort ? v.sentBy.port : 0)) {
         Counters::bump(c.loops);
         actions.sendReply(482, "Loop Detected", {});
@@ -619,8 +633,7 @@ void StatelessProxy::handleRequest(const transport::ReceivedMessage& received,
 
 // §16.7 without a response context: the top Via must be ours; remove it and send the response
 // where the next Via says (§18.2.2). Anything else is dropped (§18.1.2).
-void StatelessProxy::handleResponse(const transport::ReceivedMessage& received,
-                                    sip::Message& message) {
+void ProxyCore::handleResponse(const transport::ReceivedMessage& received, sip::Message& message) {
   Counters& c = counters(received.worker);
   Counters::bump(c.responses);
   if (auto sane = sip::checkResponse(message); !sane) {
@@ -634,6 +647,10 @@ void StatelessProxy::handleResponse(const transport::ReceivedMessage& received,
   if (!isLocal(top.sentBy.host, top.sentBy.hasPort ? top.sentBy.port : 0)) {
     Counters::bump(c.responsesNotOurs);
     spdlog::debug("call-id={} dropped a response whose top Via is not ours", callIdOf(message));
+    return;
+  }
+  if (transactions_->onResponse(received, message)) {
+    Counters::bump(c.forwardedResponses);
     return;
   }
   if (vias.size() < 2) {

@@ -1,7 +1,8 @@
-// The stateless proxy core (RFC 3261 §16 without transactions): checks a request, runs it
-// through the routing script, and carries out what the script asks: local replies and stateless
-// forwarding with Via, Max-Forwards, Record-Route and Route handling. Responses are routed back by
-// their Via. The same pipeline serves explain mode through another Outbound.
+// The proxy core (RFC 3261 §16): checks a request, runs it through the routing script, and
+// carries out what the script asks: local replies, stateless forwarding with Via, Max-Forwards,
+// Record-Route and Route handling, and stateful relaying through the transaction layer
+// (transaction_user.h). Responses go to their transaction, or are routed back by their Via. The
+// same pipeline serves explain mode through another Outbound (relaying then shows as forwarding).
 #pragma once
 
 #include <array>
@@ -17,6 +18,7 @@
 #include "strowger/script/context.h"
 #include "strowger/sip/message.h"
 #include "strowger/transport/transport.h"
+#include "transaction_user.h"
 
 namespace strowger::script {
 class RoutingScript;
@@ -37,6 +39,7 @@ class Outbound {
 struct ProxySettings {
   std::shared_ptr<const script::RoutingScript> script;  // null: the built-in plain routing
   sip::ParseLimits limits;
+  TransactionSettings transactions;  // for transactions created after the settings took effect
 };
 
 struct ProxyStats {
@@ -55,16 +58,19 @@ struct ProxyStats {
   uint64_t loops = 0;
 };
 
-class StatelessProxy final : public transport::MessageHandler {
+class ProxyCore final : public transport::MessageHandler {
  public:
-  StatelessProxy(std::shared_ptr<const ProxySettings> settings, Outbound* outbound);
-  ~StatelessProxy() override;
+  // `clock` drives the transaction timers (steady_clock unless a test brings its own).
+  ProxyCore(std::shared_ptr<const ProxySettings> settings, Outbound* outbound,
+            TransactionUser::ClockFn clock = {});
+  ~ProxyCore() override;
 
   // The outbound side may be created after the proxy (the transport needs the handler first).
   void setOutbound(Outbound* outbound) { outbound_ = outbound; }
   // Takes effect for the next message; messages in flight finish with the settings they began
   // with.
   void update(std::shared_ptr<const ProxySettings> settings) {
+    transactions_->update(settings->transactions);
     settings_.store(std::move(settings));
   }
 
@@ -74,9 +80,19 @@ class StatelessProxy final : public transport::MessageHandler {
   void handleRequestForExplain(const transport::ReceivedMessage& message, script::Tracer* tracer);
 
   ProxyStats stats() const;
+  TransactionStats transactionStats() const { return transactions_->stats(); }
+  // The transaction layer, for the daemon to drive its timers (and tests to drive them by hand).
+  TransactionUser& transactions() { return *transactions_; }
 
   // Whether host:port (port 0: the default) names one of this proxy's listeners or addresses.
   bool isLocal(std::string_view host, uint16_t port) const;
+
+  Outbound* outbound() const { return outbound_; }
+  // The listener a message to a destination of this protocol and family leaves from: the one
+  // `preferred` names when it fits (the interface the request came in on), else the first that
+  // does; null when none does.
+  const transport::Listener* listenerFor(transport::Protocol protocol, bool ipv6,
+                                         uint32_t preferred) const;
 
  private:
   class Actions;
@@ -94,6 +110,7 @@ class StatelessProxy final : public transport::MessageHandler {
   Outbound* outbound_;
   std::vector<std::string> localHosts_;  // addresses of this machine's interfaces, as SIP hosts
   std::unique_ptr<Counters[]> counters_;
+  std::unique_ptr<TransactionUser> transactions_;
   static constexpr unsigned kCounterSlots = 64;
 };
 
