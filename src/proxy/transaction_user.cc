@@ -483,7 +483,7 @@ bool TransactionUser::Impl::onRequest(const transport::ReceivedMessage& received
                                       const sip::Message& request) {
   auto key = transaction::serverKey(request);
   if (!key) return false;
-  Shard& shard = *shards[key->affinity % kShards];
+  Shard& shard = *shards[transaction::shardOf(*key, kShards)];
   std::lock_guard lock(shard.mutex);
   const auto found = shard.servers.find(*key);
   if (found != shard.servers.end()) {
@@ -784,7 +784,7 @@ bool TransactionUser::Impl::relay(RelayRequest& r) {
   auto key = transaction::serverKey(original);
   if (!key) return false;
   const auto current = settings.load();
-  Shard& shard = *shards[key->affinity % kShards];
+  Shard& shard = *shards[transaction::shardOf(*key, kShards)];
   std::lock_guard lock(shard.mutex);
   if (shard.servers.contains(*key)) {
     // A retransmission that overtook its original through the script: the transaction answers.

@@ -70,7 +70,7 @@ TEST(TransactionKey, CancelIsItsOwnTransactionAndTargetsTheInvite) {
   auto target = inviteKeyFor(p.message);
   ASSERT_TRUE(target.hasValue());
   EXPECT_EQ(*target, key({}));
-  EXPECT_EQ(ownerWorker(key(cancel), 8), ownerWorker(key({}), 8));
+  EXPECT_EQ(shardOf(key(cancel), 8), shardOf(key({}), 8));
 }
 
 TEST(TransactionKey, BranchSentByAndMethodDistinguish) {
@@ -108,7 +108,7 @@ TEST(TransactionKey, ClientKeyFromResponse) {
   EXPECT_NE(*k, clientKey("z9hG4bKout2", "INVITE"));
   // A client key never equals a server key.
   EXPECT_NE(*k, key({}));
-  EXPECT_EQ(ownerWorker(*k, 4), ownerWorker(clientKey("z9hG4bKout1", "CANCEL"), 4));
+  EXPECT_EQ(shardOf(*k, 4), shardOf(clientKey("z9hG4bKout1", "CANCEL"), 4));
 }
 
 TEST(TransactionKey, Errors) {
@@ -184,48 +184,7 @@ TEST(TransactionKey, Rfc2543Cancel) {
   auto target = inviteKeyFor(p.message);
   ASSERT_TRUE(target.hasValue());
   EXPECT_EQ(*target, key(old()));
-  EXPECT_EQ(ownerWorker(key(cancel), 8), ownerWorker(key(old()), 8));
-}
-
-// --- the table ----------------------------------------------------------------------------------
-
-struct Dummy {
-  int id = 0;
-};
-
-TEST(TransactionTable, InsertFindErase) {
-  TransactionTable<Dummy> table(10);
-  auto a = table.insert(clientKey("z9hG4bK1", "INVITE"), std::make_unique<Dummy>(Dummy{1}));
-  ASSERT_TRUE(a.hasValue());
-  EXPECT_EQ((*a)->id, 1);
-  EXPECT_EQ(table.find(clientKey("z9hG4bK1", "INVITE")), *a);
-  EXPECT_EQ(table.find(clientKey("z9hG4bK1", "CANCEL")), nullptr);
-  auto again = table.insert(clientKey("z9hG4bK1", "INVITE"), std::make_unique<Dummy>(Dummy{2}));
-  ASSERT_FALSE(again.hasValue());
-  EXPECT_EQ(again.error(), TableErrc::kExists);
-  EXPECT_EQ(table.find(clientKey("z9hG4bK1", "INVITE"))->id, 1);
-  EXPECT_TRUE(table.erase(clientKey("z9hG4bK1", "INVITE")));
-  EXPECT_FALSE(table.erase(clientKey("z9hG4bK1", "INVITE")));
-  EXPECT_EQ(table.size(), 0u);
-}
-
-TEST(TransactionTable, BoundRefusesInsertsUntilRoomIsMade) {
-  TransactionTable<Dummy> table(3);
-  for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(table
-                    .insert(clientKey("z9hG4bK" + std::to_string(i), "BYE"),
-                            std::make_unique<Dummy>(Dummy{i}))
-                    .hasValue());
-  }
-  EXPECT_TRUE(table.full());
-  auto refused = table.insert(clientKey("z9hG4bKx", "BYE"), std::make_unique<Dummy>());
-  ASSERT_FALSE(refused.hasValue());
-  EXPECT_EQ(refused.error(), TableErrc::kFull);
-  table.erase(clientKey("z9hG4bK0", "BYE"));
-  EXPECT_TRUE(table.insert(clientKey("z9hG4bKx", "BYE"), std::make_unique<Dummy>()).hasValue());
-  int count = 0;
-  table.forEach([&](const TransactionKey&, const Dummy&) { ++count; });
-  EXPECT_EQ(count, 3);
+  EXPECT_EQ(shardOf(key(cancel), 8), shardOf(key(old()), 8));
 }
 
 }  // namespace

@@ -10,10 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 
 #include "strowger/expected.h"
@@ -25,8 +23,8 @@ struct TransactionKey {
   std::string value;
   // Hash of the fields shared by a request, its retransmissions, its ACK, its CANCEL and, for a
   // client transaction, its responses: the branch (RFC 3261) or the Call-ID, From tag and CSeq
-  // number (RFC 2543). The worker owning the transaction is chosen with it (docs/transactions.md),
-  // so everything about one INVITE lands on one worker.
+  // number (RFC 2543). The shard holding the transaction is chosen with it (docs/transactions.md),
+  // so everything about one INVITE lands in one shard.
   std::size_t affinity = 0;
 
   bool operator==(const TransactionKey& other) const noexcept { return value == other.value; }
@@ -38,9 +36,9 @@ struct TransactionKeyHash {
   }
 };
 
-// The worker, among `workers`, that owns the transaction with this key.
-inline std::size_t ownerWorker(const TransactionKey& key, std::size_t workers) noexcept {
-  return workers == 0 ? 0 : key.affinity % workers;
+// The shard, among `shards`, that holds the transaction with this key.
+inline std::size_t shardOf(const TransactionKey& key, std::size_t shards) noexcept {
+  return shards == 0 ? 0 : key.affinity % shards;
 }
 
 enum class KeyErrc : uint8_t {
@@ -76,51 +74,5 @@ Expected<TransactionKey, KeyErrc> inviteKeyFor(const sip::Message& request);
 Expected<TransactionKey, KeyErrc> clientKey(const sip::Message& response);
 // The same key, from what the client transaction knows when it sends its request.
 TransactionKey clientKey(std::string_view branch, std::string_view method);
-
-enum class TableErrc : uint8_t {
-  kFull,    // the bound on live transactions is reached: the caller answers 503 or drops
-  kExists,  // a transaction with this key is already there
-};
-
-// The transactions of one worker, by key. Not synchronised: it belongs to one worker thread.
-// `maxEntries` bounds the number of live transactions, so a flood of new requests cannot grow
-// memory without limit; past it insert() refuses.
-template <class T>
-class TransactionTable {
- public:
-  explicit TransactionTable(std::size_t maxEntries) : maxEntries_(maxEntries) {
-    map_.reserve(std::min<std::size_t>(maxEntries, 1024));
-  }
-
-  Expected<T*, TableErrc> insert(TransactionKey key, std::unique_ptr<T> transaction) {
-    if (map_.size() >= maxEntries_) return unexpected(TableErrc::kFull);
-    auto [it, inserted] = map_.try_emplace(std::move(key), nullptr);
-    if (!inserted) return unexpected(TableErrc::kExists);
-    it->second = std::move(transaction);
-    return it->second.get();
-  }
-
-  T* find(const TransactionKey& key) const {
-    auto it = map_.find(key);
-    return it == map_.end() ? nullptr : it->second.get();
-  }
-
-  // Destroys the transaction; false when there was none.
-  bool erase(const TransactionKey& key) { return map_.erase(key) != 0; }
-
-  std::size_t size() const noexcept { return map_.size(); }
-  std::size_t maxEntries() const noexcept { return maxEntries_; }
-  bool full() const noexcept { return map_.size() >= maxEntries_; }
-
-  template <class Fn>
-  void forEach(Fn&& fn) const {
-    for (const auto& [key, transaction] : map_)
-      fn(key, *transaction);
-  }
-
- private:
-  std::size_t maxEntries_;
-  std::unordered_map<TransactionKey, std::unique_ptr<T>, TransactionKeyHash> map_;
-};
 
 }  // namespace strowger::transaction
