@@ -90,7 +90,12 @@ Daemon::Daemon(std::string configPath, ConfigOverrides overrides,
       overrides_(overrides),
       logging_(logging),
       config_(std::move(config)),
-      signals_(io_, SIGTERM, SIGINT, SIGHUP) {}
+      signals_(io_) {
+  signals_.add(SIGTERM);
+  signals_.add(SIGINT);
+  signals_.add(SIGHUP);
+  signals_.add(SIGUSR1);
+}
 
 int Daemon::run() {
   awaitSignal();
@@ -132,6 +137,13 @@ void Daemon::awaitSignal() {
 }
 
 void Daemon::onSignal(int signal) {
+  if (signal == SIGUSR1) {
+    // The statistics, now, without stopping: each worker's counters summed.
+    logStats(proxy_->stats());
+    logStats(proxy_->transactionStats());
+    awaitSignal();
+    return;
+  }
   if (signal == SIGHUP) {
     reload();
     awaitSignal();

@@ -1,5 +1,6 @@
 // The running daemon: owns the configuration in service and reacts to signals. SIGHUP replaces the
-// configuration only with one that loaded and validated completely; SIGTERM and SIGINT stop.
+// configuration only with one that loaded and validated completely; SIGUSR1 logs the statistics;
+// SIGTERM and SIGINT stop.
 #pragma once
 
 #include <boost/asio/io_context.hpp>

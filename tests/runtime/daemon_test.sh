@@ -139,6 +139,13 @@ wait_for_log "configuration reloaded" 10 || fail "no reload logged within 10 s"
 kill -0 "$daemon_pid" 2>/dev/null || fail "the daemon died on a good reload"
 pass "SIGHUP with a fixed config puts it in service"
 
+kill -USR1 "$daemon_pid"
+wait_for_log "transactions: live 0, created 0" 10 || fail "SIGUSR1 logged no transaction statistics"
+grep -q "statistics: requests" "$log" || fail "SIGUSR1 logged no proxy statistics"
+grep -q "stopped" "$log" && fail "SIGUSR1 stopped the daemon"
+kill -0 "$daemon_pid" 2>/dev/null || fail "the daemon died on SIGUSR1"
+pass "SIGUSR1 logs the statistics and the daemon carries on"
+
 kill -TERM "$daemon_pid"
 wait_for_exit 5 || fail "the daemon did not exit within 5 s of SIGTERM"
 status=0
