@@ -9,6 +9,10 @@
 #include <mutex>
 #include <unordered_map>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include "proxy_core.h"
 #include "routing.h"
 #include "strowger/script/script.h"
@@ -32,6 +36,8 @@ constexpr unsigned kShards = 64;  // a power of two, at most 256 (two hex digits
 constexpr std::size_t kMaxBranches = 32;  // per relayed request, over every failure-route round
 constexpr milliseconds kTick{10};
 constexpr std::chrono::seconds kRefusalLogInterval{10};
+// How often worker 0 looks whether the load went down enough to hand memory back.
+constexpr std::chrono::seconds kTrimInterval{5};
 
 // A transaction's timers: the twelve of §17 by TimerName, then this layer's own.
 constexpr std::size_t kTimerFr = transaction::kTimerNameCount;  // final-response timer of a branch
@@ -221,6 +227,9 @@ struct TransactionUser::Impl {
   std::atomic<int64_t> lastRefusalLog{0};
   std::atomic<uint64_t> refusedSinceLog{0};
   std::atomic<uint64_t> nextContextId;
+  // Worker 0 only: when it last looked, and the most live transactions since it last trimmed.
+  TimePoint lastTrimCheck{};
+  int64_t peakSinceTrim = 0;
   static constexpr unsigned kCounterSlots = 64;
 
   Impl(ProxyCore& p, ClockFn c)
@@ -281,7 +290,23 @@ struct TransactionUser::Impl {
   bool runBranchRoute(Context& ctx, sip::MessageEditor& editor, std::string& uri, Destination& to);
   void runFailureRoute(Context& ctx, const script::Route& route, std::size_t best);
   void refuse(const transport::ReceivedMessage& received, const sip::Message& request);
+  void returnMemoryAfterLoad(TimePoint now);
 };
+
+// The allocator keeps what a burst of calls freed; once the transactions of a load are gone
+// (fewer than a quarter of the peak live since the last trim, and at least 1000 fewer), the
+// free pages go back to the system, so the daemon's memory returns to its baseline after a load.
+void TransactionUser::Impl::returnMemoryAfterLoad(TimePoint now) {
+  const int64_t current = live.load(std::memory_order_relaxed);
+  peakSinceTrim = std::max(peakSinceTrim, current);
+  if (now - lastTrimCheck < kTrimInterval) return;
+  lastTrimCheck = now;
+  if (peakSinceTrim - current < 1000 || current * 4 > peakSinceTrim) return;
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+  peakSinceTrim = current;
+}
 
 // --- Txn: the machine's actions ---------------------------------------------------------------
 
@@ -1315,6 +1340,7 @@ bool TransactionUser::relay(RelayRequest& request) {
 void TransactionUser::advanceTimers(unsigned worker, unsigned workers) {
   tlsWorkerSlot = worker;
   const TimePoint now = impl_->clock();
+  if (worker == 0) impl_->returnMemoryAfterLoad(now);
   for (unsigned s = worker; s < kShards; s += std::max(1u, workers)) {
     Shard& shard = *impl_->shards[s];
     std::lock_guard lock(shard.mutex);
