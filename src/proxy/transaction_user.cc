@@ -506,6 +506,8 @@ void TransactionUser::Impl::fire(Shard& shard, uint64_t cookie) {
 
 bool TransactionUser::Impl::onRequest(const transport::ReceivedMessage& received,
                                       const sip::Message& request) {
+  // A proxy that only forwards statelessly never pays for the lookup.
+  if (live.load(std::memory_order_relaxed) == 0) return false;
   auto key = transaction::serverKey(request);
   if (!key) return false;
   Shard& shard = *shards[transaction::shardOf(*key, kShards)];
