@@ -1366,12 +1366,15 @@ struct TransactionUser::Ticker {
     timer.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
       tu.advanceTimers(worker, workers);
+      // Not re-armed once the daemon stops, so the worker's event loop can run out of work.
+      if (!tu.ticking_.load(std::memory_order_acquire)) return;
       arm();
     });
   }
 };
 
 void TransactionUser::startTimers(transport::TransportLayer& transport) {
+  ticking_.store(true, std::memory_order_release);
   const unsigned workers = transport.workerCount();
   for (unsigned w = 0; w < workers; ++w) {
     boost::asio::io_context* io = transport.ioContext(w);
@@ -1381,7 +1384,12 @@ void TransactionUser::startTimers(transport::TransportLayer& transport) {
   }
 }
 
+void TransactionUser::quiesceTimers() {
+  ticking_.store(false, std::memory_order_release);
+}
+
 void TransactionUser::stopTimers() {
+  ticking_.store(false, std::memory_order_release);
   tickers_.clear();
 }
 

@@ -104,6 +104,9 @@ class TransactionUser {
   // Drives advanceTimers from each worker's event loop every 10 ms. stopTimers() must be called
   // once the workers have stopped and before the transport (and its event loops) is destroyed.
   void startTimers(transport::TransportLayer& transport);
+  // Lets the ticks end (each stops re-arming itself), so that the workers' event loops can run out
+  // of work when the transport stops. Safe from any thread.
+  void quiesceTimers();
   void stopTimers();
 
   TransactionStats stats() const;
@@ -116,6 +119,7 @@ class TransactionUser {
   struct Ticker;
   std::unique_ptr<Impl> impl_;
   std::vector<std::unique_ptr<Ticker>> tickers_;
+  std::atomic<bool> ticking_{false};
 };
 
 }  // namespace strowger::proxy

@@ -121,6 +121,7 @@ int Daemon::run() {
                workersText(*config));
   io_.run();
   // In-flight messages finish on the workers; then the sockets close.
+  proxy_->transactions().quiesceTimers();
   transport_->stop();
   proxy_->transactions().stopTimers();
   logStats(proxy_->stats());
