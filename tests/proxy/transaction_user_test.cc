@@ -635,5 +635,22 @@ branch:
   }
 }
 
+TEST_F(TransactionUserTest, ARelayedRequestThatComesBackUnchangedIsALoop) {
+  use(R"(
+request:
+  - relay: { to: "sip:127.0.0.1:5060" }
+)");
+  fromCaller(invite());
+  auto out = takeOne();
+  ASSERT_TRUE(out->isRequest);
+  // The request reaches this proxy again, with its stateful Via below the sender's.
+  std::string back = out->bytes;
+  back.insert(back.find("\r\n") + 2, "Via: SIP/2.0/UDP 192.0.2.99:5060;branch=z9hG4bKhop\r\n");
+  receive(back, "192.0.2.99", 5060);
+  auto sent = take();
+  ASSERT_EQ(sent.size(), 1u) << summary(sent);
+  EXPECT_EQ(sent[0]->message.statusCode(), 482);
+}
+
 }  // namespace
 }  // namespace strowger::proxy
