@@ -110,6 +110,13 @@ int shardOfBranch(std::string_view branch) {
   return shard < static_cast<int>(kShards) ? shard : -1;
 }
 
+// Whether a Via value follows the top one (in the same header line or in another; the stateless
+// path parsed them all already).
+bool viasBelowTop(const sip::Message& response) {
+  const auto& vias = response.vias();
+  return vias && vias->size() >= 2;
+}
+
 thread_local unsigned tlsWorkerSlot = 0;
 // The packet a response being handled came in, for the reply route's src_ip / transport.
 thread_local const transport::ReceivedMessage* tlsResponsePacket = nullptr;
@@ -410,7 +417,10 @@ void TransactionUser::Impl::abandon(Txn& txn) {
 }
 
 void TransactionUser::Impl::maybeRelease(Context& ctx) {
-  if (ctx.released || ctx.liveTxns > 0 || ctx.starting > 0) return;
+  // A context that has not answered upstream yet is never released, even with no transaction
+  // left running: what ended the last one (a timer, a send failure) is about to decide the final
+  // response, maybe through a failure route that starts new branches in this same context.
+  if (ctx.released || !ctx.finalSent || ctx.liveTxns > 0 || ctx.starting > 0) return;
   ctx.released = true;
   Shard& shard = *ctx.shard;
   auto it = shard.contexts.find(ctx.id);
@@ -455,7 +465,10 @@ void TransactionUser::Impl::compact(Context& ctx) {
 void TransactionUser::Impl::reap(Shard& shard) {
   for (const uint64_t id : shard.settled) {
     const auto it = shard.contexts.find(id);
-    if (it != shard.contexts.end()) compact(*it->second);
+    if (it == shard.contexts.end()) continue;
+    Context& ctx = *it->second;
+    compact(ctx);
+    maybeRelease(ctx);  // may move it to `dead`: `it` is not used after this
   }
   shard.settled.clear();
   while (!shard.dead.empty()) {
@@ -579,6 +592,9 @@ void TransactionUser::Impl::handleCancel(Shard& shard, Context& ctx,
 bool TransactionUser::Impl::onResponse(const sip::Message& response) {
   const auto& via = response.topVia();
   if (!via) return false;
+  // §16.7 step 3: with no Via left after ours, the response has nowhere to go; the stateless
+  // path drops and counts it.
+  if (!viasBelowTop(response)) return false;
   const int shardIndex = shardOfBranch(via->branch);
   if (shardIndex < 0) return false;
   auto key = transaction::clientKey(response);
@@ -703,7 +719,6 @@ void TransactionUser::Impl::endBranch(Context& ctx, std::size_t index, uint16_t 
   if (b.final) return;
   b.final = true;
   b.status = status;
-  if (b.txn) b.txn->disarm(kTimerFr);
   decide(ctx);
 }
 
@@ -711,17 +726,18 @@ void TransactionUser::Impl::endBranch(Context& ctx, std::size_t index, uint16_t 
 void TransactionUser::Impl::onFrTimer(Txn& txn) {
   Context& ctx = txn.ctx;
   if (txn.role != Role::kBranch) return;
-  if (ctx.branches[txn.branch].final) {
-    // Ended by a 6xx elsewhere while it had not answered at all: it cannot be cancelled (§9.1),
-    // so its retransmissions just stop.
-    if (!ctx.branches[txn.branch].provisional && !txn.done) abandon(txn);
+  const std::size_t index = txn.branch;
+  if (ctx.branches[index].final || ctx.branches[index].cancel) {
+    // The branch was already given up (a 2xx or 6xx elsewhere, a CANCEL) and its peer has not
+    // ended the INVITE since: one that never answered cannot be cancelled (§9.1), one that was
+    // cancelled had 64*T1 to answer the CANCEL (§9.1); its client transaction stops here.
+    if (!txn.done) abandon(txn);
+    if (!ctx.branches[index].final) endBranch(ctx, index, 487);
     return;
   }
-  const std::size_t index = txn.branch;
   WorkerCounters::bump(stats().timeouts);
-  Branch& b = ctx.branches[index];
-  if (ctx.invite && b.provisional) {
-    // §16.8: cancel it; the client transaction stays to receive the 487.
+  if (ctx.invite && ctx.branches[index].provisional) {
+    // §16.8: cancel it; the client transaction stays (64*T1 at most) to receive the 487.
     sendCancel(ctx, index);
   } else if (!txn.done) {
     abandon(txn);
@@ -767,6 +783,8 @@ void TransactionUser::Impl::sendCancel(Context& ctx, std::size_t index) {
   txn.machine = std::move(machine);
   raw->start(std::move(cancel));
   if (txn.sendFailed && !raw->terminatedState()) raw->onTransportError();
+  // §9.1: the cancelled INVITE has 64*T1 to end with its final response (a 487, normally).
+  if (b.txn && !b.txn->done) b.txn->arm(kTimerFr, 64 * ctx.settings.timers.t1);
 }
 
 // --- relaying ----------------------------------------------------------------------------------

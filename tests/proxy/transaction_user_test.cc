@@ -652,5 +652,67 @@ request:
   EXPECT_EQ(sent[0]->message.statusCode(), 482);
 }
 
+TEST_F(TransactionUserTest, ACancelledCalleeThatNeverSends487IsGivenUpAfter64T1) {
+  const std::string in = invite();
+  fromCaller(in);
+  auto out = takeOne();
+  fromCallee(responseTo(out->message, 180, "Ringing"));
+  fromCaller(upstreamFor(in, "CANCEL"));
+  take();
+  // The callee answers neither the CANCEL nor the INVITE.
+  advance(milliseconds(32'010));
+  auto sent = take();
+  auto final = std::find_if(sent.begin(), sent.end(), [](const auto& p) {
+    return !p->isRequest && p->message.statusCode() >= 200 &&
+           p->message.cseq()->method == sip::Method::kInvite;
+  });
+  ASSERT_NE(final, sent.end()) << summary(sent);
+  EXPECT_EQ((*final)->message.statusCode(), 487);
+  advance(milliseconds(40'000));
+  EXPECT_EQ(stats().live, 0u);
+}
+
+TEST_F(TransactionUserTest, ARingingBranchCancelledByFrInvTimeoutEndsEvenWithout487) {
+  TransactionSettings tx;
+  tx.frInvTimeout = milliseconds(1000);
+  use(kScript, tx);
+  fromCaller(invite());
+  auto out = takeOne();
+  fromCallee(responseTo(out->message, 180, "Ringing"));
+  advance(milliseconds(1010));
+  take();
+  advance(milliseconds(70'000));
+  EXPECT_EQ(stats().live, 0u);
+  EXPECT_EQ(stats().completed[4], 1u);
+}
+
+TEST_F(TransactionUserTest, TheCallerGetsAFinalResponseEvenWhenTheProxySendsFailed) {
+  use(R"(
+request:
+  - on_failure: again
+  - relay: { to: "sip:192.0.2.50:5060" }
+failure:
+  again:
+    - relay: { to: "sip:192.0.2.51:5060" }
+)");
+  fromCaller(invite());
+  take();
+  // Every send fails from now on: the 100 Trying, the retransmissions, the second branch.
+  outbound_.status = SendStatus::kError;
+  advance(milliseconds(70'000));
+  EXPECT_EQ(stats().completed[5], 1u) << "no final response was even attempted";
+  EXPECT_EQ(stats().live, 0u);
+}
+
+TEST_F(TransactionUserTest, AResponseWithOnlyOurViaIsNotForwarded) {
+  fromCaller(invite());
+  auto out = takeOne();
+  std::string response = responseTo(out->message, 180, "Ringing");
+  const std::size_t second = response.find("Via:", response.find("Via:") + 1);
+  response.erase(second, response.find("\r\n", second) + 2 - second);
+  fromCallee(response);
+  EXPECT_TRUE(take().empty());
+}
+
 }  // namespace
 }  // namespace strowger::proxy
