@@ -118,6 +118,26 @@ bool viasBelowTop(const sip::Message& response) {
 }
 
 thread_local unsigned tlsWorkerSlot = 0;
+
+// The server key onRequest() built for the request this worker is handling, so that relay(),
+// called for the same request a moment later by the script, does not build it again.
+struct LastServerKey {
+  const char* bytes = nullptr;
+  std::size_t size = 0;
+  transaction::TransactionKey key;
+};
+thread_local LastServerKey tlsLastServerKey;
+
+Expected<transaction::TransactionKey, transaction::KeyErrc> serverKeyOf(
+    const sip::Message& request) {
+  const std::string_view bytes = request.bytes();
+  if (tlsLastServerKey.bytes == bytes.data() && tlsLastServerKey.size == bytes.size()) {
+    return tlsLastServerKey.key;
+  }
+  auto key = transaction::serverKey(request);
+  if (key) tlsLastServerKey = {bytes.data(), bytes.size(), *key};
+  return key;
+}
 // The packet a response being handled came in, for the reply route's src_ip / transport.
 thread_local const transport::ReceivedMessage* tlsResponsePacket = nullptr;
 
@@ -520,8 +540,9 @@ void TransactionUser::Impl::fire(Shard& shard, uint64_t cookie) {
 bool TransactionUser::Impl::onRequest(const transport::ReceivedMessage& received,
                                       const sip::Message& request) {
   // A proxy that only forwards statelessly never pays for the lookup.
+  tlsLastServerKey.bytes = nullptr;  // a new message: whatever was kept is stale
   if (live.load(std::memory_order_relaxed) == 0) return false;
-  auto key = transaction::serverKey(request);
+  auto key = serverKeyOf(request);
   if (!key) return false;
   Shard& shard = *shards[transaction::shardOf(*key, kShards)];
   std::lock_guard lock(shard.mutex);
@@ -826,7 +847,8 @@ void TransactionUser::Impl::refuse(const transport::ReceivedMessage& received,
 bool TransactionUser::Impl::relay(RelayRequest& r) {
   const sip::Message& original = *r.original;
   const transport::ReceivedMessage& received = *r.received;
-  auto key = transaction::serverKey(original);
+  auto key = serverKeyOf(original);
+  tlsLastServerKey.bytes = nullptr;
   if (!key) return false;
   const auto current = settings.load();
   Shard& shard = *shards[transaction::shardOf(*key, kShards)];

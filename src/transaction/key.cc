@@ -51,6 +51,7 @@ Expected<TransactionKey, KeyErrc> buildServerKey(const sip::Message& request,
     put(key.value, via->sentBy.hasPort ? std::to_string(via->sentBy.port) : std::string());
     put(key.value, method);
     key.affinity = hashLower(via->branch);
+    key.seal();
     return key;
   }
 
@@ -71,6 +72,7 @@ Expected<TransactionKey, KeyErrc> buildServerKey(const sip::Message& request,
   std::string affinity(*callId);
   affinity.append(from->tag).append(std::to_string(cseq->number));
   key.affinity = std::hash<std::string>{}(affinity);
+  key.seal();
   return key;
 }
 
@@ -120,6 +122,7 @@ TransactionKey clientKey(std::string_view branch, std::string_view method) {
   put(key.value, branch, true);
   put(key.value, method);
   key.affinity = hashLower(branch);
+  key.seal();
   return key;
 }
 

@@ -26,14 +26,19 @@ struct TransactionKey {
   // number (RFC 2543). The shard holding the transaction is chosen with it (docs/transactions.md),
   // so everything about one INVITE lands in one shard.
   std::size_t affinity = 0;
+  // Hash of `value`, computed once when the key is built (seal()). Hash maps of keys use it: an
+  // unordered_map does not keep the hash of its entries, and would otherwise hash the key of every
+  // entry it passes in a bucket again.
+  std::size_t hash = 0;
 
-  bool operator==(const TransactionKey& other) const noexcept { return value == other.value; }
+  void seal() noexcept { hash = std::hash<std::string>{}(value); }
+  bool operator==(const TransactionKey& other) const noexcept {
+    return hash == other.hash && value == other.value;
+  }
 };
 
 struct TransactionKeyHash {
-  std::size_t operator()(const TransactionKey& key) const noexcept {
-    return std::hash<std::string>{}(key.value);
-  }
+  std::size_t operator()(const TransactionKey& key) const noexcept { return key.hash; }
 };
 
 // The shard, among `shards`, that holds the transaction with this key.
