@@ -613,9 +613,6 @@ void TransactionUser::Impl::handleCancel(Shard& shard, Context& ctx,
 bool TransactionUser::Impl::onResponse(const sip::Message& response) {
   const auto& via = response.topVia();
   if (!via) return false;
-  // §16.7 step 3: with no Via left after ours, the response has nowhere to go; the stateless
-  // path drops and counts it.
-  if (!viasBelowTop(response)) return false;
   const int shardIndex = shardOfBranch(via->branch);
   if (shardIndex < 0) return false;
   auto key = transaction::clientKey(response);
@@ -625,6 +622,10 @@ bool TransactionUser::Impl::onResponse(const sip::Message& response) {
   const auto found = shard.clients.find(*key);
   if (found == shard.clients.end()) return false;
   Txn& txn = *found->second;
+  // §16.7 step 3: a response to a relayed request with no Via left after ours has nowhere to go;
+  // the stateless path drops and counts it. (The response to a CANCEL this proxy made has only
+  // its Via, as it should.)
+  if (txn.role == Role::kBranch && !viasBelowTop(response)) return false;
   if (txn.machine && !txn.done) {
     if (auto* invite = dynamic_cast<transaction::InviteClientTransaction*>(txn.machine.get())) {
       invite->onResponse(response);

@@ -359,6 +359,10 @@ TEST_F(TransactionUserTest, CancelDuringRingingCancelsTheBranchAndEndsWith487) {
 
   fromCallee(responseTo((*cancel)->message, 200, "OK"));
   EXPECT_TRUE(take().empty());
+  // The 200 (which carries only this proxy's Via) ended the CANCEL's transaction: no timer E.
+  advance(milliseconds(600));
+  for (const auto& p : take())
+    EXPECT_NE(p->message.method(), sip::Method::kCancel) << "CANCEL retransmitted after its 200";
   fromCallee(responseTo(out->message, 487, "Request Terminated"));
   sent = take();
   ASSERT_EQ(sent.size(), 2u) << summary(sent);  // ACK downstream, 487 upstream
