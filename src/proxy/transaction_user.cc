@@ -246,6 +246,7 @@ struct alignas(64) Shard {
 
 struct TransactionUser::Impl {
   ProxyCore& proxy;
+  bool injectedClock;
   ClockFn clock;
   std::atomic<std::shared_ptr<const TransactionSettings>> settings;
   std::vector<std::unique_ptr<Shard>> shards;
@@ -261,6 +262,7 @@ struct TransactionUser::Impl {
 
   Impl(ProxyCore& p, ClockFn c)
       : proxy(p),
+        injectedClock(static_cast<bool>(c)),
         clock(c ? std::move(c) : ClockFn([] { return transaction::Clock::now(); })),
         settings(std::make_shared<const TransactionSettings>()),
         counters(new WorkerCounters[kCounterSlots]) {
@@ -269,12 +271,14 @@ struct TransactionUser::Impl {
       shards.push_back(std::make_unique<Shard>(origin));
       shards.back()->index = i;
     }
-    // Context ids go into branch parameters: start from the clock so that a restarted proxy does
-    // not reuse the branches of the one before (RFC 3261 §8.1.1.7 asks for uniqueness in time).
-    nextContextId = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                              std::chrono::system_clock::now().time_since_epoch())
-                                              .count())
-                    << 8;
+    // Context ids go into branch parameters: start from the wall clock so that a restarted proxy
+    // does not reuse the branches of the one before (RFC 3261 §8.1.1.7 asks for uniqueness in
+    // time). A clock brought by a test or a fuzzer seeds them instead, so that its runs repeat.
+    const auto seed = injectedClock ? clock().time_since_epoch()
+                                    : std::chrono::system_clock::now().time_since_epoch();
+    nextContextId =
+        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(seed).count())
+        << 8;
   }
 
   WorkerCounters& stats() { return counters[tlsWorkerSlot % kCounterSlots]; }
