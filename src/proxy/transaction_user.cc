@@ -648,10 +648,12 @@ bool TransactionUser::Impl::onResponse(const sip::Message& response) {
 
 namespace {
 
-// The ProxyActions of a reply route: it may edit the reply and drop a provisional one.
-class ReplyRouteActions final : public script::ProxyActions {
+// The ProxyActions of a reply route (it may edit the reply and drop a provisional one) and of a
+// branch route (it may change that branch's copy, or drop the branch): only `drop` does anything;
+// the compiler keeps every other action out of those routes.
+class HookRouteActions final : public script::ProxyActions {
  public:
-  explicit ReplyRouteActions(ProxyCore& proxy) : proxy_(proxy) {}
+  explicit HookRouteActions(ProxyCore& proxy) : proxy_(proxy) {}
   void reply(uint16_t, std::string_view, std::span<const std::string>) override {}
   bool relay(const script::NextHop*, script::ForkMode) override { return false; }
   bool forward(const script::NextHop*) override { return false; }
@@ -687,7 +689,7 @@ void TransactionUser::Impl::onBranchResponse(Txn& txn, const sip::Message& respo
 
   sip::MessageEditor editor(response);
   if (ctx.hooks.onReply) {
-    ReplyRouteActions actions(proxy);
+    HookRouteActions actions(proxy);
     script::MessageContext mc(response, editor,
                               tlsResponsePacket ? *tlsResponsePacket : ctx.received, actions);
     script::ReplyView view{&response, status, response.reasonPhrase()};
@@ -940,33 +942,10 @@ void TransactionUser::Impl::startTargets(Context& ctx, std::vector<RelayTarget> 
   maybeRelease(ctx);
 }
 
-namespace {
-
-// The ProxyActions of a branch route: it may change this branch's copy, or drop the branch.
-class BranchRouteActions final : public script::ProxyActions {
- public:
-  explicit BranchRouteActions(ProxyCore& proxy) : proxy_(proxy) {}
-  void reply(uint16_t, std::string_view, std::span<const std::string>) override {}
-  bool relay(const script::NextHop*, script::ForkMode) override { return false; }
-  bool forward(const script::NextHop*) override { return false; }
-  void recordRoute() override {}
-  bool looseRoute() override { return false; }
-  bool isLocal(std::string_view host, uint16_t port) const override {
-    return proxy_.isLocal(host, port);
-  }
-  void drop() override { dropped = true; }
-  bool dropped = false;
-
- private:
-  ProxyCore& proxy_;
-};
-
-}  // namespace
-
 // Runs the branch route for one branch; false when it dropped the branch.
 bool TransactionUser::Impl::runBranchRoute(Context& ctx, sip::MessageEditor& editor,
                                            std::string& uri, Destination& to) {
-  BranchRouteActions actions(proxy);
+  HookRouteActions actions(proxy);
   script::MessageContext mc(ctx.request, editor, ctx.received, actions);
   mc.setRouteKind(script::RouteKind::kBranch);
   if (!uri.empty()) mc.setRequestUri(uri);
