@@ -3,7 +3,10 @@
 #include <ifaddrs.h>
 #include <spdlog/spdlog.h>
 
+#include <cassert>
 #include <charconv>
+#include <mutex>
+#include <optional>
 
 #include "routing.h"
 #include "strowger/script/script.h"
@@ -125,6 +128,26 @@ class ProxyCore::Actions final : public script::ProxyActions {
     if (context_) context_->finish();
   }
 
+  std::shared_ptr<script::Suspension> suspend() override;
+  std::shared_ptr<Suspended> takeSuspension() { return std::move(suspension_); }
+
+  // What a suspended request must find again when it resumes.
+  struct State {
+    std::size_t routesConsumed = 0;
+    bool ownRoutesConsumed = false;
+    bool lastRouteRemoved = false;
+    bool recordRoute = false;
+  };
+  State state() const {
+    return {routesConsumed_, ownRoutesConsumed_, lastRouteRemoved_, recordRoute_};
+  }
+  void restore(const State& state) {
+    routesConsumed_ = state.routesConsumed;
+    ownRoutesConsumed_ = state.ownRoutesConsumed;
+    lastRouteRemoved_ = state.lastRouteRemoved;
+    recordRoute_ = state.recordRoute;
+  }
+
  private:
   // RFC 3261 §18.2.2 and RFC 3581: a reliable transport answers on the connection; UDP answers
   // the source address, at the source port when rport was asked for, else the sent-by port.
@@ -200,11 +223,183 @@ class ProxyCore::Actions final : public script::ProxyActions {
   sip::MessageEditor& editor_;
   Counters& counters_;
   script::MessageContext* context_ = nullptr;
+  std::shared_ptr<Suspended> suspension_;
   std::size_t routesConsumed_ = 0;
   bool ownRoutesConsumed_ = false;
   bool lastRouteRemoved_ = false;
   bool recordRoute_ = false;
 };
+
+// A request waiting for a module's work (see script::Suspension). The worker that ran the script
+// parks it once the script has unwound: the bytes are copied and parsed again into this object, and
+// the editor, the context's state and the place to go on from are kept with them. resume() may come
+// first (work that finished at once, on another thread); then parking sends it on its way.
+class ProxyCore::Suspended final : public script::Suspension,
+                                   public std::enable_shared_from_this<Suspended> {
+ public:
+  explicit Suspended(ProxyCore& proxy) : proxy_(proxy) {}
+
+  ~Suspended() override {
+    if (parked_ && !resumed_) {
+      // Nobody will resume it (a module lost its callback, or the daemon is stopping).
+      spdlog::warn("call-id={} {} was waiting for a module and was never resumed; answered 500",
+                   callIdOf(message_), message_.methodText());
+      sip::MessageEditor editor(message_);
+      Actions actions(proxy_, received_, message_, editor, proxy_.counters(received_.worker));
+      actions.sendReply(500, "Server Internal Error", {});
+    }
+    if (parked_) proxy_.forgetSuspended(key_);
+  }
+
+  void resume(std::function<void(script::MessageContext&)> then) override {
+    {
+      std::lock_guard lock(mutex_);
+      if (resumed_) return;
+      resumed_ = true;
+      if (!parked_) {
+        pending_ = std::move(then);
+        return;
+      }
+    }
+    post(std::move(then));
+  }
+
+  // Keeps what the request needs to go on; called once the script has unwound.
+  void park(std::shared_ptr<const ProxySettings> settings,
+            const transport::ReceivedMessage& received, const sip::Message& message,
+            const sip::MessageEditor& editor, script::MessageContext& context,
+            const Actions::State& actionsState) {
+    settings_ = std::move(settings);
+    bytes_.assign(message.bytes());
+    received_ = received;
+    received_.bytes = bytes_;
+    const auto framing =
+        received.protocol == Protocol::kTcp ? sip::Framing::kStream : sip::Framing::kDatagram;
+    // The same bytes parsed before: this cannot fail.
+    [[maybe_unused]] const auto parsed = message_.parse(bytes_, framing, settings_->limits);
+    assert(parsed.hasValue());
+    editor_.emplace(editor);
+    editor_->rebase(message_);
+    if (context.requestUriRewritten()) rewrittenUri_ = std::string(context.requestUriText());
+    nextHop_ = context.nextHop();
+    branches_ = context.branches();
+    hooks_ = context.hooks();
+    frames_ = std::move(context.resumeFrames());
+    actionsState_ = actionsState;
+    key_ = suspendKey(message_);
+    proxy_.rememberSuspended(key_);
+    std::function<void(script::MessageContext&)> pending;
+    {
+      std::lock_guard lock(mutex_);
+      parked_ = true;
+      if (!resumed_) return;
+      pending = std::move(pending_);
+    }
+    post(std::move(pending));
+  }
+
+  // What identifies the request's retransmissions while it waits.
+  static std::string suspendKey(const sip::Message& message) {
+    std::string key = statelessBranch(message);
+    key += ' ';
+    key += message.methodText();
+    return key;
+  }
+
+ private:
+  void post(std::function<void(script::MessageContext&)> then) {
+    auto self = shared_from_this();
+    auto task = [self, then = std::move(then)]() mutable { self->run(then); };
+    if (proxy_.outbound_) {
+      proxy_.outbound_->post(received_.worker, std::move(task));
+    } else {
+      task();
+    }
+  }
+
+  void run(const std::function<void(script::MessageContext&)>& then) {
+    Counters& c = proxy_.counters(received_.worker);
+    Actions actions(proxy_, received_, message_, *editor_, c);
+    actions.restore(actionsState_);
+    script::MessageContext context(message_, *editor_, received_, actions);
+    if (rewrittenUri_) context.setRequestUri(*rewrittenUri_);
+    context.nextHop() = nextHop_;
+    context.branches() = branches_;
+    context.hooks() = hooks_;
+    actions.bind(&context);
+    if (then) then(context);
+    if (!context.finished() && settings_->script) {
+      settings_->script->resume(context, std::move(frames_));
+    }
+    proxy_.afterScript(settings_, received_, message_, *editor_, context, actions);
+  }
+
+  ProxyCore& proxy_;
+  std::mutex mutex_;
+  bool parked_ = false;
+  bool resumed_ = false;
+  std::function<void(script::MessageContext&)> pending_;
+
+  std::shared_ptr<const ProxySettings> settings_;
+  std::string bytes_;
+  sip::Message message_;
+  std::optional<sip::MessageEditor> editor_;
+  transport::ReceivedMessage received_;
+  std::optional<std::string> rewrittenUri_;
+  std::optional<script::NextHop> nextHop_;
+  std::vector<script::BranchTarget> branches_;
+  script::TransactionHooks hooks_;
+  std::vector<script::MessageContext::ResumeFrame> frames_;
+  Actions::State actionsState_;
+  std::string key_;
+};
+
+std::shared_ptr<script::Suspension> ProxyCore::Actions::suspend() {
+  // Explain mode never waits; a step that would gets null and decides without waiting.
+  if (!context_ || context_->tracer() || context_->routeKind() != script::RouteKind::kRequest) {
+    return nullptr;
+  }
+  suspension_ = std::make_shared<Suspended>(proxy_);
+  return suspension_;
+}
+
+void ProxyCore::rememberSuspended(const std::string& key) {
+  std::lock_guard lock(suspendedMutex_);
+  ++suspendedKeys_[key];
+  suspendedCount_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void ProxyCore::forgetSuspended(const std::string& key) {
+  std::lock_guard lock(suspendedMutex_);
+  auto it = suspendedKeys_.find(key);
+  if (it == suspendedKeys_.end()) return;
+  if (--it->second == 0) suspendedKeys_.erase(it);
+  suspendedCount_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+bool ProxyCore::isSuspended(const sip::Message& message) const {
+  if (suspendedCount_.load(std::memory_order_relaxed) == 0) return false;
+  const std::string key = Suspended::suspendKey(message);
+  std::lock_guard lock(suspendedMutex_);
+  return suspendedKeys_.contains(key);
+}
+
+void ProxyCore::afterScript(const std::shared_ptr<const ProxySettings>& settings,
+                            const transport::ReceivedMessage& received, const sip::Message& message,
+                            const sip::MessageEditor& editor, script::MessageContext& context,
+                            Actions& actions) {
+  if (context.suspended()) {
+    if (std::shared_ptr<Suspended> suspension = actions.takeSuspension()) {
+      suspension->park(settings, received, message, editor, context, actions.state());
+    }
+    return;
+  }
+  if (!context.finished()) {
+    Counters::bump(counters(received.worker).unhandled);
+    spdlog::debug("call-id={} {} reached the end of the routing script unanswered: dropped",
+                  callIdOf(message), message.methodText());
+  }
+}
 
 bool ProxyCore::Actions::looseRoute() {
   const auto& routes = message_.routes();
@@ -248,7 +443,7 @@ std::optional<Destination> ProxyCore::Actions::resolve(const script::NextHop* ho
       why = "the next hop " + hop->uri + " is not a numeric address";
       return std::nullopt;
     }
-    to = Destination{hop->protocol.value_or(Protocol::kUdp), *address, 0, -1};
+    to = Destination{hop->protocol.value_or(Protocol::kUdp), *address, hop->connection, -1};
   } else {
     const auto& routes = message_.routes();
     if (routes && routesConsumed_ < routesEnd()) {
@@ -329,6 +524,9 @@ bool ProxyCore::Actions::forward(const script::NextHop* hop) {
   if (!out) return fail("no listener for the destination's transport");
   to->listener = static_cast<int>(out->index);
   applyCommonEdits(*out, strictRouteUri);
+  const script::NextHop* usedHop =
+      hop ? hop : (context_ && context_->nextHop() ? &*context_->nextHop() : nullptr);
+  if (usedHop && !usedHop->route.empty()) editor_.prependHeader("Route", usedHop->route);
 
   // Our Via (§16.6 step 8), with a branch computed from the request so that a retransmission
   // gets the same one without any state kept.
@@ -386,7 +584,10 @@ bool ProxyCore::Actions::relay(const script::NextHop* hop, script::ForkMode mode
   request.mode = mode;
   request.hooks = context_->hooks();
   request.script = proxy_.settings_.load()->script;
-  request.targets.push_back(RelayTarget{std::string(context_->requestUriText()), *to, 1.0});
+  const script::NextHop* mainHop =
+      hop ? hop : (context_->nextHop() ? &*context_->nextHop() : nullptr);
+  request.targets.push_back(RelayTarget{std::string(context_->requestUriText()), *to, 1.0,
+                                        mainHop ? mainHop->route : std::string()});
   // Appended branches (§16.6 step 7): a pre-loaded Route set takes each of them to the same next
   // hop; otherwise each goes where its own URI (or next hop) says.
   const auto& routes = message_.routes();
@@ -396,8 +597,10 @@ bool ProxyCore::Actions::relay(const script::NextHop* hop, script::ForkMode mode
     if (extra.nextHop) {
       auto address = net::SocketAddress::parse(stripBrackets(extra.nextHop->host),
                                                extra.nextHop->port ? extra.nextHop->port : 5060);
-      if (address)
-        d = Destination{extra.nextHop->protocol.value_or(Protocol::kUdp), *address, 0, -1};
+      if (address) {
+        d = Destination{extra.nextHop->protocol.value_or(Protocol::kUdp), *address,
+                        extra.nextHop->connection, -1};
+      }
     } else if (routed) {
       d = *to;
     } else if (auto uri = sip::parseUri(extra.uri)) {
@@ -409,7 +612,8 @@ bool ProxyCore::Actions::relay(const script::NextHop* hop, script::ForkMode mode
                    extra.uri);
       continue;
     }
-    request.targets.push_back(RelayTarget{extra.uri, *d, extra.q});
+    request.targets.push_back(
+        RelayTarget{extra.uri, *d, extra.q, extra.nextHop ? extra.nextHop->route : std::string()});
   }
   applyCommonEdits(*out, strictRouteUri);
   tlsOut.clear();
@@ -579,6 +783,9 @@ void ProxyCore::handleRequest(const transport::ReceivedMessage& received, sip::M
   // relayed INVITE: the transaction layer answers them; the script never runs twice for one
   // request.
   if (!tracer && transactions_->onRequest(received, message)) return;
+  // A retransmission of a request whose routing is waiting for a module: it gets its answer when
+  // the original does.
+  if (!tracer && isSuspended(message)) return;
 
   // §16.3 step 3: Max-Forwards. An OPTIONS for this proxy is answered instead (§11, RFC 4475
   // §3.3.11).
@@ -624,11 +831,7 @@ void ProxyCore::handleRequest(const transport::ReceivedMessage& received, sip::M
       actions.forward(nullptr);
     }
   }
-  if (!context.finished()) {
-    Counters::bump(c.unhandled);
-    spdlog::debug("call-id={} {} reached the end of the routing script unanswered: dropped",
-                  callIdOf(message), message.methodText());
-  }
+  afterScript(settings, received, message, editor, context, actions);
 }
 
 // §16.7 without a response context: the top Via must be ours; remove it and send the response

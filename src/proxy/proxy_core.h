@@ -8,10 +8,13 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "strowger/net/socket_address.h"
@@ -33,6 +36,12 @@ class Outbound {
   virtual transport::SendStatus send(const transport::Destination& to, std::string_view bytes,
                                      bool isRequest) = 0;
   virtual std::span<const transport::Listener> listeners() const = 0;
+  // Runs `fn` on worker `worker` (a request resumed after waiting for a module). Inline where
+  // there are no workers.
+  virtual void post(unsigned worker, std::function<void()> fn) {
+    (void)worker;
+    fn();
+  }
 };
 
 // What a reload swaps as a whole.
@@ -97,7 +106,20 @@ class ProxyCore final : public transport::MessageHandler {
  private:
   class Actions;
   friend class Actions;
+  class Suspended;
+  friend class Suspended;
   struct Counters;
+
+  // Requests waiting for a module, by what identifies their retransmissions.
+  void rememberSuspended(const std::string& key);
+  void forgetSuspended(const std::string& key);
+  bool isSuspended(const sip::Message& message) const;
+  // What happens once the script has run (or resumed) for a request: park it if it suspended,
+  // count it if nothing answered it.
+  void afterScript(const std::shared_ptr<const ProxySettings>& settings,
+                   const transport::ReceivedMessage& received, const sip::Message& message,
+                   const sip::MessageEditor& editor, script::MessageContext& context,
+                   Actions& actions);
 
   void dispatch(const transport::ReceivedMessage& received, script::Tracer* tracer);
   void handleRequest(const transport::ReceivedMessage& received, sip::Message& message,
@@ -111,6 +133,9 @@ class ProxyCore final : public transport::MessageHandler {
   std::vector<std::string> localHosts_;  // addresses of this machine's interfaces, as SIP hosts
   std::unique_ptr<Counters[]> counters_;
   std::unique_ptr<TransactionUser> transactions_;
+  mutable std::mutex suspendedMutex_;
+  std::unordered_map<std::string, int> suspendedKeys_;
+  std::atomic<int> suspendedCount_{0};
   static constexpr unsigned kCounterSlots = 64;
 };
 

@@ -990,6 +990,7 @@ void TransactionUser::Impl::startBranch(Context& ctx, const RelayTarget& target)
     return;
   }
   if (!uri.empty() && uri != ctx.request.requestUriText()) editor.setRequestUri(uri);
+  if (!target.route.empty()) editor.prependHeader("Route", target.route);
   const transport::Listener* out =
       proxy.listenerFor(to.protocol, to.address.isIpv6(), ctx.received.listener);
   if (!out || to.address.isBroadcastOrMulticast()) {
@@ -1275,7 +1276,7 @@ void TransactionUser::Impl::runFailureRoute(Context& ctx, const script::Route& r
         auto address =
             net::SocketAddress::parse(stripBrackets(next->host), next->port ? next->port : 5060);
         if (!address) return std::nullopt;
-        return Destination{next->protocol.value_or(Protocol::kUdp), *address, 0, -1};
+        return Destination{next->protocol.value_or(Protocol::kUdp), *address, next->connection, -1};
       }
       const auto& routes = snapshot.routes();
       if (routes && !routes->empty()) return destinationForUri(routes->front().uri);
@@ -1292,14 +1293,15 @@ void TransactionUser::Impl::runFailureRoute(Context& ctx, const script::Route& r
     const std::string mainUri(mc.requestUriText());
     std::vector<RelayTarget> targets;
     if (auto d = resolve(mainUri, main)) {
-      targets.push_back(RelayTarget{mainUri, *d, 1.0});
+      targets.push_back(RelayTarget{mainUri, *d, 1.0, main ? main->route : std::string()});
     } else {
       spdlog::warn("call-id={} failure route: {} has no usable address", callIdOf(snapshot),
                    main ? main->uri : mainUri);
     }
     for (const script::BranchTarget& extra : mc.branches()) {
       if (auto d = resolve(extra.uri, extra.nextHop)) {
-        targets.push_back(RelayTarget{extra.uri, *d, extra.q});
+        targets.push_back(RelayTarget{extra.uri, *d, extra.q,
+                                      extra.nextHop ? extra.nextHop->route : std::string()});
       }
     }
     if (targets.empty()) return false;

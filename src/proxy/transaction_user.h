@@ -59,6 +59,7 @@ struct RelayTarget {
   std::string uri;  // the branch's Request-URI; empty: the relayed request's own
   transport::Destination to;
   double q = 1.0;
+  std::string route;  // Route header value(s) this branch alone carries (a contact's Path)
 };
 
 // What the request route hands over when it relays a request.

@@ -18,6 +18,8 @@
 #include <utility>
 
 #include "diagnostics.h"
+#include "loader.h"
+#include "strowger/module/module.h"
 #include "strowger/runtime/config.h"
 #include "strowger/script/registry.h"
 #include "strowger/script/script.h"
@@ -32,11 +34,7 @@ namespace {
 // The version is named in "not supported" errors: the key may well be valid for a newer release.
 constexpr std::string_view kTopLevelNotSupported =
     "not supported by this version (strowger " STROWGER_VERSION
-    " reads only \"server\" and \"routes\")";
-
-// Sections that later versions read; named so that their error says "not supported" rather than
-// suggesting a typo.
-constexpr std::array<std::string_view, 1> kFutureSections = {"modules"};
+    " reads only \"server\", \"modules\" and \"routes\")";
 
 class Loader;
 
@@ -426,24 +424,132 @@ void readServer(Loader& loader, const Entry& entry, Config& out) {
   readMapping(loader, entry, kServerFields, out.server);
 }
 
-// The steps a routing script may use: the built-in ones (modules add theirs in a later version).
-const script::StepRegistry& stepRegistry() {
-  static const script::StepRegistry registry = [] {
-    script::StepRegistry r;
-    [[maybe_unused]] const Expected<void, std::string> added = script::registerBuiltinSteps(r);
-    assert(added.hasValue());  // the built-in names are distinct by construction
-    return r;
-  }();
-  return registry;
+// The steps a routing script may use: the built-in ones, then those of the modules this
+// configuration loads. Built for each configuration, as its modules may differ.
+script::StepRegistry builtinRegistry() {
+  script::StepRegistry r;
+  [[maybe_unused]] const Expected<void, std::string> added = script::registerBuiltinSteps(r);
+  assert(added.hasValue());  // the built-in names are distinct by construction
+  return r;
 }
 
-void readRoutes(Loader& loader, const Entry& entry, Config& out) {
+bool isModuleName(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+// What a module's configure() sees.
+class ModuleConfigure final : public module::ConfigureContext {
+ public:
+  ModuleConfigure(Loader& loader, const Entry& entry, script::StepRegistry& registry,
+                  const std::vector<module::LoadedModule*>& before)
+      : loader_(loader), entry_(entry), registry_(registry), before_(before) {}
+
+  std::string_view file() const override { return loader_.file(); }
+  const YAML::Node& section() const override { return entry_.value; }
+  void error(const YAML::Node& node, std::string_view key, std::string message) override {
+    const YAML::Mark mark =
+        node.IsDefined() && !node.IsNull() ? markOr(node, entry_.valueMark) : entry_.valueMark;
+    loader_.error(mark, key.empty() ? entry_.path : joinPath(entry_.path, key), std::move(message));
+  }
+  script::StepRegistry& steps() override { return registry_; }
+  module::Module* findModule(std::string_view name) override {
+    for (module::LoadedModule* m : before_) {
+      if (m->name == name) return m->instance.get();
+    }
+    return nullptr;
+  }
+
+ private:
+  Loader& loader_;
+  const Entry& entry_;
+  script::StepRegistry& registry_;
+  const std::vector<module::LoadedModule*>& before_;
+};
+
+// `modules:`: `directory`, then one key per module with its section as the value.
+void readModules(Loader& loader, const Entry& entry, Config& out, script::StepRegistry& registry) {
+  if (entry.value.IsNull()) return;
+  if (!entry.value.IsMap()) {
+    loader.error(
+        entry.valueMark, entry.path,
+        "expected a mapping of module names to their settings, got " + describe(entry.value));
+    return;
+  }
+  std::vector<Entry> modules;
+  for (const auto& pair : entry.value) {
+    const YAML::Mark keyMark = markOr(pair.first, entry.valueMark);
+    if (!pair.first.IsScalar()) {
+      loader.error(keyMark, entry.path, "expected a module name, got " + describe(pair.first));
+      continue;
+    }
+    const std::string& key = pair.first.Scalar();
+    Entry child = makeEntry(key, joinPath(entry.path, key), pair.second, keyMark);
+    if (key == "directory") {
+      if (!pair.second.IsScalar() || pair.second.Scalar().empty()) {
+        loader.error(child.valueMark, child.path,
+                     "expected the directory holding the modules, got " + describe(pair.second));
+        continue;
+      }
+      std::error_code ec;
+      out.modules.directory =
+          std::filesystem::absolute(loader.baseDir() / pair.second.Scalar(), ec).lexically_normal();
+      continue;
+    }
+    if (!isModuleName(key)) {
+      loader.error(keyMark, child.path,
+                   "expected a module name (lower case letters, digits and _), or \"directory\"");
+      continue;
+    }
+    modules.push_back(std::move(child));
+  }
+  if (out.modules.directory.empty()) out.modules.directory = module::defaultModuleDirectory();
+  std::vector<module::LoadedModule*> loaded;
+  for (const Entry& m : modules) {
+    if (std::find(out.modules.names.begin(), out.modules.names.end(), m.key) !=
+        out.modules.names.end()) {
+      loader.error(m.keyMark, m.path, "module listed twice");
+      continue;
+    }
+    auto module = module::ModuleLoader::instance().load(m.key, out.modules.directory);
+    if (!module) {
+      loader.error(m.keyMark, m.path, "module " + m.key + " not loaded: " + module.error());
+      continue;
+    }
+    ModuleConfigure context(loader, m, registry, loaded);
+    if (!(*module)->instance->configure(context) && !loader.failed()) {
+      loader.error(m.keyMark, m.path, "module " + m.key + " refused its settings");
+    }
+    loaded.push_back(*module);
+    out.modules.names.push_back(m.key);
+  }
+}
+
+// For a step nobody registered whose name starts with a module's name: say which module to load.
+void explainModuleSteps(script::StepRegistry& registry, const Config& config) {
+  registry.setUnknownStepExplainer(
+      [directory = config.modules.directory, names = config.modules.names](std::string_view name) {
+        const std::size_t dot = name.find('.');
+        if (dot == std::string_view::npos) return std::string();
+        const std::string_view prefix = name.substr(0, dot);
+        if (std::find(names.begin(), names.end(), prefix) != names.end()) return std::string();
+        const std::string dir = directory.empty() ? module::defaultModuleDirectory() : directory;
+        if (!module::ModuleLoader::available(prefix, dir)) return std::string();
+        return "it belongs to the module " + std::string(prefix) +
+               ", which this configuration does not load; add \"" + std::string(prefix) +
+               ":\" under \"modules:\"";
+      });
+}
+
+void readRoutes(Loader& loader, const Entry& entry, Config& out,
+                const script::StepRegistry& registry) {
   if (entry.value.IsNull()) {
     loader.error(entry.keyMark, entry.path,
                  "empty; expected the named routes, with at least \"request\" (docs/routing.md)");
     return;
   }
-  auto routes = script::compileRoutes(entry.value, loader.file(), stepRegistry());
+  auto routes = script::compileRoutes(entry.value, loader.file(), registry);
   if (!routes) {
     for (const script::ScriptError& e : routes.error())
       loader.scriptError(e);
@@ -458,8 +564,9 @@ void readTopLevel(Loader& loader, const YAML::Node& root, Config& out) {
                  "expected a mapping with a \"server\" section, got " + describe(root));
     return;
   }
-  static constexpr std::array<std::string_view, 2> kSections = {"server", "routes"};
+  static constexpr std::array<std::string_view, 3> kSections = {"server", "modules", "routes"};
   std::array<std::optional<YAML::Mark>, kSections.size()> first;
+  std::array<std::optional<Entry>, kSections.size()> entries;
   for (const auto& pair : root) {
     const YAML::Node& keyNode = pair.first;
     const YAML::Mark keyMark = markOr(keyNode, root.Mark());
@@ -470,12 +577,9 @@ void readTopLevel(Loader& loader, const YAML::Node& root, Config& out) {
     const std::string& key = keyNode.Scalar();
     const auto section = std::find(kSections.begin(), kSections.end(), key);
     if (section == kSections.end()) {
-      const bool future =
-          std::find(kFutureSections.begin(), kFutureSections.end(), key) != kFutureSections.end();
-      loader.error(keyMark, key,
-                   future ? std::string(kTopLevelNotSupported)
-                          : "unknown section, " + std::string(kTopLevelNotSupported) +
-                                didYouMean(key, kSections));
+      loader.error(
+          keyMark, key,
+          "unknown section, " + std::string(kTopLevelNotSupported) + didYouMean(key, kSections));
       continue;
     }
     std::optional<YAML::Mark>& seen = first[static_cast<std::size_t>(section - kSections.begin())];
@@ -485,13 +589,15 @@ void readTopLevel(Loader& loader, const YAML::Node& root, Config& out) {
       continue;
     }
     seen = keyMark;
-    const Entry entry = makeEntry(key, key, pair.second, keyMark);
-    if (key == "server") {
-      readServer(loader, entry, out);
-    } else {
-      readRoutes(loader, entry, out);
-    }
+    entries[static_cast<std::size_t>(section - kSections.begin())] =
+        makeEntry(key, key, pair.second, keyMark);
   }
+  // Modules before routes, whatever the file's order: the routes use the modules' steps.
+  if (entries[0]) readServer(loader, *entries[0], out);
+  script::StepRegistry registry = builtinRegistry();
+  if (entries[1]) readModules(loader, *entries[1], out, registry);
+  explainModuleSteps(registry, out);
+  if (entries[2]) readRoutes(loader, *entries[2], out, registry);
   if (!first[0]) loader.error(root.Mark(), "server", "missing; this section is required");
 }
 

@@ -1,7 +1,10 @@
 #include "daemon.h"
 
+#include "loader.h"
+
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <csignal>
 #include <string_view>
 #include <utility>
@@ -82,7 +85,61 @@ void logStats(const proxy::TransactionStats& s) {
       s.cancelled, s.branches);
 }
 
+// Writes a module's statistics as one log line: "module location: bindings 3, db up".
+class StatsLine final : public module::StatsWriter {
+ public:
+  void counter(std::string_view name, uint64_t value) override {
+    add(name);
+    line_ += std::to_string(value);
+  }
+  void text(std::string_view name, std::string_view value) override {
+    add(name);
+    line_ += value;
+  }
+  const std::string& line() const { return line_; }
+
+ private:
+  void add(std::string_view name) {
+    if (!line_.empty()) line_ += ", ";
+    line_ += name;
+    line_ += ' ';
+  }
+  std::string line_;
+};
+
+module::LoadedModule* findLoaded(std::string_view name) {
+  for (module::LoadedModule* m : module::ModuleLoader::instance().loaded()) {
+    if (m->name == name) return m;
+  }
+  return nullptr;
+}
+
 }  // namespace
+
+Expected<void, std::string> Daemon::commitModules(const Config& config) {
+  for (const std::string& name : config.modules.names) {
+    module::LoadedModule* m = findLoaded(name);
+    if (m == nullptr) continue;  // cannot happen: the config loaded it
+    m->instance->commit();
+    if (!m->started && moduleHost_) {
+      if (auto started = m->instance->start(*moduleHost_); !started) {
+        return unexpected("module " + name + ": " + started.error());
+      }
+      m->started = true;
+      spdlog::info("module {} {} started ({})", name, m->descriptor->version, m->path);
+    }
+  }
+  return {};
+}
+
+void Daemon::logModuleStats() {
+  for (module::LoadedModule* m : module::ModuleLoader::instance().loaded()) {
+    if (!m->started) continue;
+    StatsLine line;
+    m->instance->statistics(line);
+    if (!line.line().empty()) spdlog::info("module {}: {}", m->name, line.line());
+  }
+}
 
 Daemon::Daemon(std::string configPath, ConfigOverrides overrides,
                std::shared_ptr<const Config> config, Logging& logging)
@@ -109,6 +166,12 @@ int Daemon::run() {
   transport_ = std::move(created).value();
   outbound_ = std::make_unique<TransportOutbound>(transport_.get());
   proxy_->setOutbound(outbound_.get());
+  moduleHost_ = std::make_unique<ModuleHost>(*transport_);
+  if (auto started = commitModules(*config); !started) {
+    spdlog::critical("not starting: {}", started.error());
+    stopModules();
+    return 1;
+  }
   proxy_->transactions().startTimers(*transport_);
   transport_->start();
   std::string bound;
@@ -122,12 +185,23 @@ int Daemon::run() {
   io_.run();
   // In-flight messages finish on the workers; then the sockets close.
   proxy_->transactions().quiesceTimers();
+  stopModules();
   transport_->stop();
   proxy_->transactions().stopTimers();
   logStats(proxy_->stats());
   logStats(proxy_->transactionStats());
+  logModuleStats();
   spdlog::info("strowger {} stopped", STROWGER_VERSION);
   return 0;
+}
+
+void Daemon::stopModules() {
+  std::vector<module::LoadedModule*> loaded = module::ModuleLoader::instance().loaded();
+  for (auto it = loaded.rbegin(); it != loaded.rend(); ++it) {
+    if (!(*it)->started) continue;
+    (*it)->instance->stop();
+    (*it)->started = false;
+  }
 }
 
 void Daemon::awaitSignal() {
@@ -142,6 +216,7 @@ void Daemon::onSignal(int signal) {
     // The statistics, now, without stopping: each worker's counters summed.
     logStats(proxy_->stats());
     logStats(proxy_->transactionStats());
+    logModuleStats();
     awaitSignal();
     return;
   }
@@ -189,6 +264,15 @@ void Daemon::reload() {
   if (next.server.workers != current->server.workers) {
     spdlog::warn("server.workers changed; the new count takes effect at the next restart");
     next.server.workers = current->server.workers;
+  }
+  for (const std::string& name : current->modules.names) {
+    if (std::find(next.modules.names.begin(), next.modules.names.end(), name) ==
+        next.modules.names.end()) {
+      spdlog::warn("module {} is no longer listed; it stays loaded until the next restart", name);
+    }
+  }
+  if (auto committed = commitModules(next); !committed) {
+    spdlog::error("reload: {}", committed.error());
   }
   auto installed = std::make_shared<const Config>(std::move(next));
   if (proxy_) proxy_->update(proxySettings(*installed));

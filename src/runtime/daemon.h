@@ -12,6 +12,7 @@
 
 #include "logging.h"
 #include "proxy_core.h"
+#include "strowger/module/module.h"
 #include "strowger/runtime/config.h"
 #include "strowger/transport/transport.h"
 
@@ -45,10 +46,39 @@ class Daemon {
     std::span<const transport::Listener> listeners() const override {
       return transport_->listeners();
     }
+    void post(unsigned worker, std::function<void()> fn) override {
+      transport_->post(worker, std::move(fn));
+    }
 
    private:
     transport::TransportLayer* transport_;
   };
+
+  // What the daemon offers its modules.
+  class ModuleHost final : public module::Host {
+   public:
+    explicit ModuleHost(transport::TransportLayer& t) : transport_(t) {}
+    unsigned workerCount() const override { return transport_.workerCount(); }
+    void post(unsigned worker, std::function<void()> fn) override {
+      transport_.post(worker % transport_.workerCount(), std::move(fn));
+    }
+    transport::SendStatus send(const transport::Destination& to, std::string_view bytes,
+                               bool isRequest) override {
+      return transport_.send(to, bytes, isRequest);
+    }
+    bool connectionOpen(uint64_t id) const override { return transport_.connectionOpen(id); }
+    std::span<const transport::Listener> listeners() const override {
+      return transport_.listeners();
+    }
+
+   private:
+    transport::TransportLayer& transport_;
+  };
+
+  // Commits the modules of `config` and starts those not started yet.
+  Expected<void, std::string> commitModules(const Config& config);
+  void logModuleStats();
+  void stopModules();
 
   void awaitSignal();
   void onSignal(int signal);
@@ -63,6 +93,7 @@ class Daemon {
   std::unique_ptr<proxy::ProxyCore> proxy_;
   std::unique_ptr<transport::TransportLayer> transport_;
   std::unique_ptr<TransportOutbound> outbound_;
+  std::unique_ptr<ModuleHost> moduleHost_;
 };
 
 }  // namespace strowger::runtime

@@ -455,6 +455,10 @@ std::optional<detail::StepNode> Compiler::compileAction(const std::string& name,
                      " is a condition; conditions go in an if step: " + std::string(kIfForm));
       return std::nullopt;
     }
+    if (std::string why = registry_.explainUnknown(name); !why.empty()) {
+      error(key, "unknown step " + detail::inQuotes(name) + ": " + why);
+      return std::nullopt;
+    }
     const std::vector<std::string> names = registry_.actionNames();
     const std::vector<std::string_view> views(names.begin(), names.end());
     std::string hint = detail::didYouMean(name, views);
@@ -635,6 +639,10 @@ std::unique_ptr<const Condition> Compiler::compileConditionEntry(const YAML::Nod
                        " is an action, not a condition; actions go in then: or else:");
         return nullptr;
       }
+      if (std::string why = registry_.explainUnknown(name); !why.empty()) {
+        error(key, "unknown condition " + detail::inQuotes(name) + ": " + why);
+        return nullptr;
+      }
       std::vector<std::string> names = registry_.conditionNames();
       names.insert(names.end(), {"all", "any", "not"});
       const std::vector<std::string_view> views(names.begin(), names.end());
@@ -692,6 +700,24 @@ void RoutingScript::runHook(const Route& route, MessageContext& ctx) const {
   ctx.setRouteKind(route.kind());
   ctx.setRouteDepth(0);
   route.run(ctx);
+}
+
+void RoutingScript::resume(MessageContext& ctx,
+                           std::vector<MessageContext::ResumeFrame> frames) const {
+  ctx.setRouteKind(RouteKind::kRequest);
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    // Every frame is a step list of this script (only Block records frames).
+    static_cast<const detail::Block*>(frames[i].steps)->runFrom(ctx, frames[i].next);
+    if (ctx.finished()) {
+      if (ctx.suspended()) {
+        // Suspended again: after the inner lists that just unwound come the outer ones still
+        // waiting.
+        auto& now = ctx.resumeFrames();
+        now.insert(now.end(), frames.begin() + static_cast<std::ptrdiff_t>(i) + 1, frames.end());
+      }
+      return;
+    }
+  }
 }
 
 const Route* RoutingScript::findRoute(std::string_view name) const noexcept {

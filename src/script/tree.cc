@@ -29,7 +29,12 @@ std::string join(const std::vector<std::unique_ptr<const Condition>>& terms,
 }  // namespace
 
 void Block::run(MessageContext& ctx) const {
-  for (const StepNode& step : steps_) {
+  runFrom(ctx, 0);
+}
+
+void Block::runFrom(MessageContext& ctx, std::size_t first) const {
+  for (std::size_t i = first; i < steps_.size(); ++i) {
+    const StepNode& step = steps_[i];
     if (Tracer* tracer = ctx.tracer(); tracer && !step.description.empty()) {
       std::string detail;
       step.action->explain(ctx, detail);
@@ -40,7 +45,14 @@ void Block::run(MessageContext& ctx) const {
       }
     }
     step.action->run(ctx);
-    if (ctx.finished()) return;
+    if (ctx.finished()) {
+      // A suspended script goes on from the next step when it resumes (each enclosing list adds
+      // its own place as the suspension unwinds through it).
+      if (ctx.suspended()) {
+        ctx.resumeFrames().push_back({this, static_cast<uint32_t>(i + 1)});
+      }
+      return;
+    }
   }
 }
 

@@ -23,6 +23,8 @@ class Block final : public Action {
  public:
   explicit Block(std::vector<StepNode> steps) : steps_(std::move(steps)) {}
   void run(MessageContext& ctx) const override;
+  // Runs the steps from index `first` on (a resumed script).
+  void runFrom(MessageContext& ctx, std::size_t first) const;
   std::string describe() const override { return {}; }
 
  private:

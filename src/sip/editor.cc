@@ -8,6 +8,17 @@
 
 namespace strowger::sip {
 
+void MessageEditor::rebase(const Message& copy) {
+  assert(copy.bytes() == message_->bytes());
+  const char* from = message_->bytes().data();
+  const char* to = copy.bytes().data();
+  for (ListEdit& edit : listEdits_) {
+    for (const char*& element : edit.removed)
+      element = to + (element - from);
+  }
+  message_ = &copy;
+}
+
 MessageEditor::MessageEditor(const Message& message) : message_(&message) {
   // A datagram may end without the empty line that closes the header section (RFC 4475
   // §3.1.2.15), even without the last line's CRLF. Whatever is sent on gets both.

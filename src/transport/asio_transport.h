@@ -93,6 +93,7 @@ class AsioTransport final : public TransportLayer {
   unsigned workerCount() const override { return static_cast<unsigned>(workers_.size()); }
   void post(unsigned worker, std::function<void()> fn) override;
   TransportStats stats() const override;
+  bool connectionOpen(uint64_t id) const override { return connections_.find(id) != nullptr; }
   int currentWorker() const noexcept override;
   boost::asio::io_context* ioContext(unsigned worker) noexcept override;
 

@@ -230,11 +230,13 @@ TEST(RuntimeConfigErrors, UnknownKeyWithoutNearMissListsTheKeys) {
                           "workers, log, limits, transactions"));
 }
 
-TEST(RuntimeConfigErrors, LaterSectionsAreNotSupportedYet) {
-  EXPECT_THAT(errorsOf("server:\n  listen: [ \"udp:0.0.0.0\" ]\nroutes:\n  request: [ forward ]\n"
-                       "modules: {}\n"),
-              ElementsAre("strowger.yaml:5:1: modules: not supported by this version (strowger " +
-                          kVersion + " reads only \"server\" and \"routes\")"));
+TEST(RuntimeConfigErrors, UnknownSectionsAreNamedWithTheKnownOnes) {
+  EXPECT_THAT(
+      errorsOf("server:\n  listen: [ \"udp:0.0.0.0\" ]\nroutes:\n  request: [ forward ]\n"
+               "dispatch: {}\n"),
+      ElementsAre(HasSubstr("strowger.yaml:5:1: dispatch: unknown section, not supported by "
+                            "this version (strowger " +
+                            kVersion + " reads only \"server\", \"modules\" and \"routes\")")));
   EXPECT_THAT(errorsOf("server:\n  listen: [ \"udp:0.0.0.0\" ]\nsevrer: {}\n"),
               ElementsAre(AllOf(HasSubstr("strowger.yaml:3:1: sevrer: unknown section, not "
                                           "supported by this version"),

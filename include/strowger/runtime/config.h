@@ -132,8 +132,17 @@ struct Config {
     Transactions transactions;
   };
 
+  // The `modules:` section (docs/modules.md): which loadable modules this configuration uses, in
+  // the order it lists them, and where they are. The loaded modules themselves are process-wide
+  // (src/module/loader.h); each has already accepted its section when a Config exists.
+  struct Modules {
+    std::string directory;           // absolute
+    std::vector<std::string> names;  // in the order of the section
+  };
+
   std::string source;  // the file this was read from, as given on the command line
   Server server;
+  Modules modules;
   // The `routes:` section, compiled (docs/routing.md); null when the file has none.
   std::shared_ptr<const script::RoutingScript> routes;
 };

@@ -7,6 +7,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -27,6 +29,12 @@ struct NextHop {
   uint16_t port = 0;  // 0: the default for the transport
   std::optional<transport::Protocol> protocol;  // unset: from the URI's transport param, else UDP
   std::string uri;  // the SIP URI it was given as, for logs and explain output
+  // A TCP connection to send on when it is still open: the flow a registered phone behind NAT
+  // is reachable over (0: any connection to the address, or a new one).
+  uint64_t connection = 0;
+  // Route header value(s) the request carries to this hop: a registered contact's Path
+  // (RFC 3327), whose first URI is this hop.
+  std::string route;
 };
 
 // The hook points of RFC 3261 §16 a route can be run at. A step declares the kinds it
@@ -36,6 +44,7 @@ enum class RouteKind : uint8_t { kRequest = 0, kReply, kFailure, kBranch };
 std::string_view routeKindName(RouteKind kind) noexcept;  // "request", "reply", ...
 
 class Route;
+class Action;
 
 // One more target for a stateful relay besides the Request-URI: added by `append_branch` (and by
 // modules such as the location service). The branch gets `uri` as its Request-URI.
@@ -66,6 +75,22 @@ struct ReplyView {
   std::string_view reason;
 };
 
+class MessageContext;
+
+// A request whose routing waits for work done off the event loop (a database answer). A step
+// gets one from MessageContext::suspend(), hands it to the work, and returns; the script stops
+// there. When the work is done, resume() continues the request on a worker thread.
+class Suspension {
+ public:
+  virtual ~Suspension() = default;
+  // Runs `then` with the request's context as the script left it (it may reply, rewrite the
+  // Request-URI, add branches, ...), then, unless `then` finished the message, the script goes on
+  // with the step after the one that suspended. Call it once, from any thread. A Suspension
+  // dropped without resume() answers the request 500, so a lost callback never leaves the caller
+  // waiting.
+  virtual void resume(std::function<void(MessageContext&)> then) = 0;
+};
+
 class ProxyActions {
  public:
   virtual ~ProxyActions() = default;
@@ -93,6 +118,9 @@ class ProxyActions {
   virtual bool isLocal(std::string_view host, uint16_t port) const = 0;
   // Ends the message here without an answer.
   virtual void drop() = 0;
+  // A Suspension for this request, or null when it cannot wait (explain mode). See
+  // MessageContext::suspend().
+  virtual std::shared_ptr<Suspension> suspend() { return nullptr; }
 };
 
 // Receives what explain mode prints: each step taken and each condition's outcome.
@@ -157,6 +185,27 @@ class MessageContext {
   bool finished() const { return finished_; }
   void finish() { finished_ = true; }
 
+  // Stops the script after the current step until the returned Suspension resumes it (request
+  // routes only). Null when this request cannot wait (explain mode): the step must then decide
+  // without waiting, or answer.
+  std::shared_ptr<Suspension> suspend() {
+    std::shared_ptr<Suspension> suspension = actions_.suspend();
+    if (suspension) {
+      suspended_ = true;
+      finished_ = true;
+    }
+    return suspension;
+  }
+  bool suspended() const { return suspended_; }
+
+  // Where a suspended script goes on: each list of steps the suspension left, innermost first,
+  // with the index of its next step. Kept by the script engine (src/script/tree.cc).
+  struct ResumeFrame {
+    const Action* steps;
+    uint32_t next;
+  };
+  std::vector<ResumeFrame>& resumeFrames() { return resumeFrames_; }
+
   // How deeply `route:` calls are nested at this point (0 in the route the message started in).
   // Kept by the script engine for its depth limit and for the Tracer.
   int routeDepth() const { return routeDepth_; }
@@ -174,8 +223,10 @@ class MessageContext {
   std::vector<BranchTarget> branches_;
   TransactionHooks hooks_;
   const ReplyView* reply_ = nullptr;
+  std::vector<ResumeFrame> resumeFrames_;
   RouteKind routeKind_ = RouteKind::kRequest;
   bool finished_ = false;
+  bool suspended_ = false;
   int routeDepth_ = 0;
 };
 

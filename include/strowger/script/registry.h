@@ -95,9 +95,21 @@ class StepRegistry {
   std::vector<std::string> actionNames() const;
   std::vector<std::string> conditionNames() const;
 
+  // Explains a step or condition name nobody registered, when the one who builds the registry
+  // knows more than "unknown" (the daemon: "registrar.save belongs to the module registrar, which
+  // the modules: section does not load"). Returns an empty string when it knows nothing.
+  using UnknownStepExplainer = std::function<std::string(std::string_view name)>;
+  void setUnknownStepExplainer(UnknownStepExplainer explainer) {
+    explainUnknown_ = std::move(explainer);
+  }
+  std::string explainUnknown(std::string_view name) const {
+    return explainUnknown_ ? explainUnknown_(name) : std::string();
+  }
+
  private:
   std::vector<ActionSpec> actions_;
   std::vector<ConditionSpec> conditions_;
+  UnknownStepExplainer explainUnknown_;
 };
 
 // Adds the steps every Strowger has (docs/routing.md), from one explicit list in

@@ -54,6 +54,12 @@ class RoutingScript {
   // armed (a failure route starts without on_failure, docs/routing.md).
   void runHook(const Route& route, MessageContext& ctx) const;
 
+  // Goes on with a request whose script a step suspended (MessageContext::suspend): `frames` are
+  // the context's resumeFrames() at that point, from a run of this script; `ctx` is a fresh
+  // context restored to the state the script had left. When it returns, ctx.finished() and
+  // ctx.suspended() mean what they mean after runRequest().
+  void resume(MessageContext& ctx, std::vector<MessageContext::ResumeFrame> frames) const;
+
   // Any route, of any kind, by name (names are unique across kinds).
   const Route* findRoute(std::string_view name) const noexcept;
   // Every route's name, of every kind, in the order the section writes them.

@@ -16,6 +16,10 @@ class MessageEditor {
  public:
   explicit MessageEditor(const Message& message);
 
+  // Points the edits at `copy`: the same message parsed again from another buffer holding the
+  // same bytes (a request whose routing waited, resumed from its own copy).
+  void rebase(const Message& copy);
+
   // Request-URI of a request (the start line is rewritten around it).
   void setRequestUri(std::string_view uri);
 

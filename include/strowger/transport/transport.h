@@ -131,6 +131,11 @@ class TransportLayer {
   // Runs `fn` on worker `worker`'s thread.
   virtual void post(unsigned worker, std::function<void()> fn) = 0;
   virtual TransportStats stats() const = 0;
+  // Whether the TCP connection `id` is still open (a registered flow's keepalive checks it).
+  virtual bool connectionOpen(uint64_t id) const {
+    (void)id;
+    return false;
+  }
 
   // The worker running the calling thread, or -1 when it is not one of this layer's workers.
   virtual int currentWorker() const noexcept { return -1; }
