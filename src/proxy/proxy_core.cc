@@ -192,14 +192,56 @@ class ProxyCore::Actions final : public script::ProxyActions {
     ownRoutesConsumed_ = true;
     const auto& routes = message_.routes();
     if (!routes) return;
+    std::string_view received;
     while (routesConsumed_ < routesEnd() && routesConsumed_ < 2 &&
            isLocalUri((*routes)[routesConsumed_].uri)) {
       const sip::NameAddr& r = (*routes)[routesConsumed_];
       if (const sip::HeaderField* h = headerHolding(sip::HeaderId::kRoute, r.raw)) {
         editor_.removeListElement(*h, r.raw);
       }
+      if (std::string_view value = r.uri.params.get("received"); !value.empty()) received = value;
       ++routesConsumed_;
     }
+    // Our own Path URI with the address a phone behind NAT registered from (`path.add` with
+    // received): when no Route is left, that address is the next hop (RFC 3327 §5.2 leaves how
+    // a proxy finds the UA to the proxy; Kamailio's path module does the same).
+    if (!received.empty() && routesConsumed_ == routesEnd() && context_ && !context_->nextHop()) {
+      if (auto hop = hopFromReceived(received)) context_->nextHop() = std::move(hop);
+    }
+  }
+
+  // `received=sip:192.0.2.7:5060;transport=tcp`, its ';' and '=' escaped as %3B and %3D.
+  static std::optional<script::NextHop> hopFromReceived(std::string_view escaped) {
+    std::string text;
+    for (std::size_t i = 0; i < escaped.size(); ++i) {
+      if (escaped[i] == '%' && i + 2 < escaped.size()) {
+        const int hi = hexNibble(escaped[i + 1]);
+        const int lo = hexNibble(escaped[i + 2]);
+        if (hi >= 0 && lo >= 0) {
+          text.push_back(static_cast<char>(hi * 16 + lo));
+          i += 2;
+          continue;
+        }
+      }
+      text.push_back(escaped[i]);
+    }
+    auto uri = sip::parseUri(text);
+    if (!uri || !uri->isSip()) return std::nullopt;
+    script::NextHop hop;
+    hop.host = std::string(stripBrackets(uri->host()));
+    hop.port = uri->hostPort.hasPort ? uri->port() : 0;
+    if (sip::equalsIgnoreCase(uri->params.get("transport"), "tcp")) {
+      hop.protocol = Protocol::kTcp;
+    }
+    hop.uri = std::move(text);
+    return hop;
+  }
+
+  static int hexNibble(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
   }
 
   const Listener* pickListener(Protocol protocol, bool ipv6) const {
@@ -328,7 +370,11 @@ class ProxyCore::Suspended final : public script::Suspension,
     context.hooks() = hooks_;
     actions.bind(&context);
     if (then) then(context);
-    if (!context.finished() && settings_->script) {
+    if (context.suspended()) {
+      // `then` ran steps that suspended again: after theirs come the places this one kept.
+      auto& now = context.resumeFrames();
+      now.insert(now.end(), frames_.begin(), frames_.end());
+    } else if (!context.finished() && settings_->script) {
       settings_->script->resume(context, std::move(frames_));
     }
     proxy_.afterScript(settings_, received_, message_, *editor_, context, actions);

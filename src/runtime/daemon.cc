@@ -185,12 +185,12 @@ int Daemon::run() {
   io_.run();
   // In-flight messages finish on the workers; then the sockets close.
   proxy_->transactions().quiesceTimers();
+  logModuleStats();
   stopModules();
   transport_->stop();
   proxy_->transactions().stopTimers();
   logStats(proxy_->stats());
   logStats(proxy_->transactionStats());
-  logModuleStats();
   spdlog::info("strowger {} stopped", STROWGER_VERSION);
   return 0;
 }
