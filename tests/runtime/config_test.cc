@@ -1,8 +1,10 @@
 #include "strowger/runtime/config.h"
 
 #include <gmock/gmock.h>
+
 #include <gtest/gtest.h>
 #include <sched.h>
+#include <cstdlib>
 
 #include <array>
 #include <string>
@@ -55,6 +57,8 @@ ListenAddress address(Transport transport, std::string host, uint16_t port) {
 // --- the files shipped in config/ -----------------------------------------------------------
 
 TEST(RuntimeConfig, DefaultConfigFileLoads) {
+  // The modules it lists, from the build tree.
+  ::setenv("STROWGER_MODULE_DIR", STROWGER_TEST_MODULE_DIR, 1);
   Expected<Config, ConfigErrors> config = loadConfigFile(kConfigDir + "/strowger.yaml");
   ASSERT_TRUE(config) << config.error().front().toString();
   const Config::Server& server = config->server;
@@ -68,6 +72,8 @@ TEST(RuntimeConfig, DefaultConfigFileLoads) {
   // The file spells the defaults out; they must be the defaults.
   EXPECT_EQ(server.limits, Config::Limits{});
   EXPECT_EQ(config->source, kConfigDir + "/strowger.yaml");
+  EXPECT_THAT(config->modules.names, ElementsAre("location", "registrar"));
+  EXPECT_EQ(config->modules.directory, STROWGER_TEST_MODULE_DIR);
 }
 
 TEST(RuntimeConfig, MinimalExampleLoads) {
