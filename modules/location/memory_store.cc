@@ -131,8 +131,11 @@ UpdateOutcome MemoryStore::apply(const std::string& aor, const DecideFn& decide,
     out.applied = true;
     out.bindings = unexpiredOf(next, now);
 
-    // An AOR whose last binding went stays known (an empty record) until the expiry timer.
-    auto record = std::make_shared<const AorRecord>(AorRecord{std::move(next)});
+    // An AOR whose last binding was removed (unregistered) is forgotten: lookups then say "not
+    // found" (404), as for one never registered. One whose bindings merely expired stays known
+    // until the expiry timer sweeps it ("all expired", 480).
+    RecordPtr record =
+        next.empty() ? nullptr : std::make_shared<const AorRecord>(AorRecord{std::move(next)});
     adjustCounts(current, record);
     before = publish(shard, aor, std::move(record));
     if (observer_ && !ids.empty()) observer_(aor, ids);
@@ -171,7 +174,8 @@ bool MemoryStore::erase(const std::string& aor, const std::string& id) {
   for (const Binding& b : old) {
     if (b.id != id) next.bindings.push_back(b);
   }
-  auto record = std::make_shared<const AorRecord>(std::move(next));
+  RecordPtr record =
+      next.bindings.empty() ? nullptr : std::make_shared<const AorRecord>(std::move(next));
   adjustCounts(it->second, record);
   before = publish(shard, aor, std::move(record));
   if (observer_) observer_(aor, {id});

@@ -117,6 +117,23 @@ Rejection rejection(const sip::ParseError& e) {
   return Rejection{e.status, e.reason, {}};
 }
 
+// Text the registrar copies into its 200 (+sip.instance, Path) and into the Route of requests to
+// the phone (Path) may hold no control character but HTAB and no line break but folding (CRLF
+// and SP/HT): the parser tolerates a bare CR inside a header value, and a peer that took it for a
+// line end would read headers of the registering UA's choosing in replies to other devices.
+bool unsafeText(std::string_view s) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == '\r' && i + 2 < s.size() && s[i + 1] == '\n' &&
+        (s[i + 2] == ' ' || s[i + 2] == '\t')) {
+      ++i;
+      continue;
+    }
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return true;
+  }
+  return false;
+}
+
 bool hasTag(const std::vector<std::string_view>& tags, std::string_view tag) {
   return std::any_of(tags.begin(), tags.end(),
                      [tag](std::string_view t) { return sip::equalsIgnoreCase(t, tag); });
@@ -290,6 +307,7 @@ Expected<ParsedRegister, Rejection> parseRegister(const sip::Message& request, c
       rc.uri = std::string(c.address.uri.raw);
       rc.expires = *expires;
       rc.qMilli = c.qMilli.value_or(1000);
+      if (unsafeText(c.instance)) return unexpected(rejection(400, "Invalid +sip.instance"));
       rc.instance = std::string(c.instance);
       // RFC 5626 §6: without +sip.instance the reg-id is ignored.
       if (!rc.instance.empty()) rc.regId = c.regId;
@@ -329,6 +347,7 @@ Expected<ParsedRegister, Rejection> parseRegister(const sip::Message& request, c
       return unexpected(rejection(420, "Bad Extension"));
     }
     for (const sip::NameAddr& hop : *paths) {
+      if (unsafeText(hop.raw)) return unexpected(rejection(400, "Invalid Path"));
       if (!parsed.path.empty()) parsed.path += ", ";
       parsed.path += hop.raw;
     }

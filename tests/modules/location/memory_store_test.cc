@@ -162,12 +162,15 @@ TEST_F(MemoryStoreTest, ExpireRemovesExpiredBindingsAndEmptyAors) {
          upserting({binding("a@h", "sip:1@h", kNow + 10), binding("a@h", "sip:2@h", kNow + 100)}));
   update("b@h", upserting({binding("b@h", "sip:1@h", kNow + 10)}));
   update("c@h", upserting({binding("c@h", "sip:1@h", kNow + 100)}));
-  update("c@h", removing({"c@h|sip:1@h"}));  // c@h is now an empty record
-  EXPECT_EQ(store_.stats().aors, 3u);
+  update("c@h", removing({"c@h|sip:1@h"}));  // unregistered: c@h is forgotten at once
+  EXPECT_FALSE(lookup("c@h").known) << "an AOR whose last binding was removed is not found";
+  EXPECT_EQ(store_.stats().aors, 2u);
   EXPECT_EQ(store_.stats().bindings, 3u);
 
   EXPECT_EQ(store_.expire(kNow + 5), 0u);
-  EXPECT_FALSE(lookup("c@h").known) << "empty AORs go with the first expiry run";
+  EXPECT_TRUE(lookup("b@h").known);
+  EXPECT_TRUE(lookup("b@h", kNow + 10).bindings.empty());
+  EXPECT_TRUE(lookup("b@h", kNow + 10).known) << "all expired: known until the expiry run";
   EXPECT_EQ(store_.expire(kNow + 10), 2u);
   EXPECT_FALSE(lookup("b@h").known);
   EXPECT_EQ(contacts(lookup("a@h").bindings), std::vector<std::string>{"sip:2@h"});
