@@ -254,7 +254,7 @@ class LocationModule final : public module::Module, public LocationService {
   }
 
   // --- LocationService ---
-  LocationStore& store() override { return *store_; }
+  LocationStore* store() override { return store_.get(); }
   const std::string& node() const override { return settings_.store.node; }
   bool useDomain() const override { return useDomain_.load(std::memory_order_relaxed); }
 
@@ -359,7 +359,13 @@ void LookupStep::run(script::MessageContext& ctx) const {
     apply(ctx, LookupOutcome{true, false, {}, {}});
     return;
   }
-  LocationStore& store = module_.store();
+  LocationStore* running = module_.store();
+  if (running == nullptr) {
+    // Explain mode: no store runs; the request is shown as for an unknown user.
+    apply(ctx, LookupOutcome{true, false, {}, {}});
+    return;
+  }
+  LocationStore& store = *running;
   if (store.lookupIsInline()) {
     store.lookup(*aor, systemNow(), [&](LookupOutcome outcome) { apply(ctx, outcome); });
     return;

@@ -98,7 +98,13 @@ class SaveStep final : public script::Action {
                                     const std::vector<location::Binding>& current, int64_t now) {
       return registrar::decide(*request, *shared, current, now, *decision);
     };
-    location::LocationStore& store = location_.store();
+    location::LocationStore* running = location_.store();
+    if (running == nullptr) {
+      // Explain mode: no store runs; show what the registrar would answer without storing.
+      ctx.actions().reply(200, "OK", {});
+      return;
+    }
+    location::LocationStore& store = *running;
     if (store.mode() == location::StorageMode::kMemory) {
       store.update(request->aor, std::move(decide), [&](UpdateOutcome outcome) {
         answer(ctx, *request, *decision, outcome, counters_, false);

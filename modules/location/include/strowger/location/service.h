@@ -15,8 +15,9 @@ inline constexpr uint32_t kServiceVersion = 1;
 class LocationService {
  public:
   virtual ~LocationService() = default;
-  // Valid once the module has started; steps only run after that.
-  virtual LocationStore& store() = 0;
+  // The store once the module has started; null before (explain mode and --check-config load a
+  // configuration without starting anything, and a step must then not touch the store).
+  virtual LocationStore* store() = 0;
   // This node's name, stored with each binding it accepts.
   virtual const std::string& node() const = 0;
   // Whether addresses of record include the domain ("alice@example.com") or not ("alice").
