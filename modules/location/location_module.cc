@@ -228,9 +228,11 @@ class LocationModule final : public module::Module, public LocationService {
     if (!store_) return;
     const StoreStats s = store_->stats();
     out.text("storage", storageModeName(store_->mode()));
-    out.counter("aors", s.aors);
-    out.counter("bindings", s.bindings);
-    out.counter("expired", s.expired);
+    if (store_->mode() != StorageMode::kDbOnly) {  // db_only keeps nothing in memory
+      out.counter("aors", s.aors);
+      out.counter("bindings", s.bindings);
+      out.counter("expired", s.expired);
+    }
     out.counter("lookups", counters_.lookups.load());
     out.counter("found", counters_.found.load());
     out.counter("not_found", counters_.notFound.load());
@@ -242,7 +244,7 @@ class LocationModule final : public module::Module, public LocationService {
       out.text("db", s.dbUp ? "up" : "DOWN");
       out.counter("db_writes", s.dbWrites);
       out.counter("db_errors", s.dbErrors);
-      out.counter("db_owed", s.owed);
+      if (store_->mode() == StorageMode::kWriteThrough) out.counter("db_owed", s.owed);
     }
   }
 
@@ -259,6 +261,18 @@ class LocationModule final : public module::Module, public LocationService {
   bool useDomain() const override { return useDomain_.load(std::memory_order_relaxed); }
 
   Counters& counters() { return counters_; }
+
+  // Whether `b` was registered over a TCP connection of this node that has since closed.
+  bool flowClosed(const Binding& b) const {
+    return host_ != nullptr && b.protocol == transport::Protocol::kTcp && b.connection != 0 &&
+           b.node == settings_.store.node && !host_->connectionOpen(b.connection);
+  }
+  void dropDeadFlow(const Binding& b) {
+    counters_.deadFlows.fetch_add(1, std::memory_order_relaxed);
+    spdlog::info("location: {} lost its TCP connection from {}; binding removed", b.aor,
+                 b.source.toString());
+    store_->remove(b.aor, b.id);
+  }
   bool started() const { return store_ != nullptr; }
 
  private:
@@ -297,11 +311,8 @@ class LocationModule final : public module::Module, public LocationService {
     for (const Binding& b : store_->snapshot(now)) {
       if (b.node != settings.store.node) continue;  // another node holds its flow
       if (b.protocol == transport::Protocol::kTcp && b.connection != 0) {
-        if (!host_->connectionOpen(b.connection)) {
-          counters_.deadFlows.fetch_add(1);
-          spdlog::info("location: {} lost its TCP connection from {}; binding removed", b.aor,
-                       b.source.toString());
-          store_->remove(b.aor, b.id);
+        if (flowClosed(b)) {
+          dropDeadFlow(b);
           continue;
         }
         transport::Destination to{transport::Protocol::kTcp, b.source, b.connection,
@@ -414,15 +425,36 @@ void LookupStep::apply(script::MessageContext& ctx, const LookupOutcome& outcome
     }
     return;
   }
+  // A phone registered over a TCP connection of this node that has closed cannot be reached
+  // (behind NAT, a new connection would not get through): the binding is dead, and goes now
+  // rather than at the next keepalive round.
+  std::vector<const Binding*> live;
+  live.reserve(outcome.bindings.size());
+  for (const Binding& b : outcome.bindings) {
+    if (module_.flowClosed(b)) {
+      module_.dropDeadFlow(b);
+      continue;
+    }
+    live.push_back(&b);
+  }
+  if (live.empty()) {
+    counters.allExpired.fetch_add(1, std::memory_order_relaxed);
+    if (expired_) {
+      expired_->run(ctx);
+    } else {
+      ctx.actions().reply(480, "Temporarily Unavailable", {});
+    }
+    return;
+  }
   counters.found.fetch_add(1, std::memory_order_relaxed);
   // The best binding becomes the Request-URI (and its hop the next hop); each other one a branch.
   // `relay` forks them in parallel, or by q-value with `fork: serial`.
   const std::string& node = module_.node();
-  const Binding& first = outcome.bindings.front();
+  const Binding& first = *live.front();
   ctx.setRequestUri(first.contact);
   ctx.nextHop() = hopFor(first, node);
-  for (std::size_t i = 1; i < outcome.bindings.size(); ++i) {
-    const Binding& b = outcome.bindings[i];
+  for (std::size_t i = 1; i < live.size(); ++i) {
+    const Binding& b = *live[i];
     script::BranchTarget target;
     target.uri = b.contact;
     target.nextHop = hopFor(b, node);

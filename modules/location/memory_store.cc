@@ -125,6 +125,13 @@ UpdateOutcome MemoryStore::apply(const std::string& aor, const DecideFn& decide,
     std::vector<Binding> next =
         current ? unexpiredOf(current->bindings, now) : std::vector<Binding>{};
     BindingChanges changes = decide(next, now);
+    out.applied = true;
+    if (changes.empty()) {
+      // A query or a refused request changes nothing, and sweeps nothing: expired bindings stay
+      // for the expiry timer (and an AOR with only those stays known: 480, not 404).
+      out.bindings = std::move(next);
+      return out;
+    }
 
     std::vector<std::string> ids;
     applyChanges(next, std::move(changes), &ids);

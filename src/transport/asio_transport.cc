@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cerrno>
+#include <random>
 
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
@@ -554,6 +555,13 @@ SendStatus AsioTransport::sendUdp(const net::SocketAddress& to, std::string_view
   return SendStatus::kSent;
 }
 
+uint64_t AsioTransport::randomConnectionIdBase() {
+  std::random_device random;
+  // 62 random bits at the top, so that ids of one run never wrap into 0 or meet another's.
+  const uint64_t high = (static_cast<uint64_t>(random()) << 32) | random();
+  return (high & 0x3fffffffffffffffull) << 1 | 1;
+}
+
 void AsioTransport::sendSwitchedBackToUdp(const net::SocketAddress& to, std::string_view bytes) {
   (void)sendUdp(to, bytes, -1);
 }
@@ -562,6 +570,9 @@ SendStatus AsioTransport::sendTcp(uint64_t connection, const net::SocketAddress&
                                   std::string_view bytes, int listener, std::size_t switchedVia) {
   std::shared_ptr<TcpConnection> c;
   if (connection != 0) c = connections_.find(connection);
+  // An id kept elsewhere (a registration in a database, another process) must never send to a
+  // different peer that happens to hold it now.
+  if (c && to.valid() && !(c->peer() == to)) c = nullptr;
   if (!c) {
     // RFC 3261 §18.2.2: when the connection a request came on is gone, the response goes to
     // the address over a new one.

@@ -135,7 +135,11 @@ class AsioTransport final : public TransportLayer {
   std::vector<int> udpFds_;  // by listener index; -1 for TCP listeners
   std::vector<std::unique_ptr<TcpAcceptor>> acceptors_;
   ConnectionTable connections_;
-  std::atomic<uint64_t> nextConnectionId_{1};
+  // Connection ids are stored with registrations (in PostgreSQL too) and outlive the process:
+  // each run starts its ids at a random point, so an id from another run or another node names
+  // no connection here.
+  std::atomic<uint64_t> nextConnectionId_{randomConnectionIdBase()};
+  static uint64_t randomConnectionIdBase();
   std::atomic<unsigned> nextWorker_{0};
   std::atomic<bool> stopping_{false};
 
