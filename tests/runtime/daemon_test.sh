@@ -96,7 +96,7 @@ out=$(run_bounded 10 "$strowger" --no-such-option 2>&1) || status=$?
 [[ $out == *"unknown option"* ]] || fail "bad usage printed '$out'"
 pass "bad usage exits 2"
 
-for file in "$config_dir/strowger.yaml" "$config_dir/examples/minimal.yaml"; do
+for file in "$config_dir/strowger.yaml" "$config_dir"/examples/*.yaml; do
   out=$(run_bounded 10 "$strowger" --check-config "$file" 2>&1) || fail "--check-config $file: $out"
   [[ $out == "$file: configuration OK" ]] || fail "--check-config $file printed '$out'"
   pass "--check-config accepts $file"
