@@ -81,10 +81,17 @@ class SaveStep final : public script::Action {
     const transport::ReceivedMessage& received = ctx.received();
     const Origin origin{received.protocol, received.source.unmapped(), received.listener,
                         received.connection};
-    RegistrarSettings settings = *settings_;
-    settings.useDomain = location_.useDomain();
-    settings.node = location_.node();
-    Expected<ParsedRegister, Rejection> parsed = parseRegister(ctx.message(), origin, settings);
+    // The location module's use_domain and node, read once per configuration: they are fixed
+    // while it runs (a reload builds new steps).
+    std::shared_ptr<const RegistrarSettings> shared = resolved_.load(std::memory_order_acquire);
+    if (!shared) {
+      auto settings = std::make_shared<RegistrarSettings>(*settings_);
+      settings->useDomain = location_.useDomain();
+      settings->node = location_.node();
+      shared = settings;
+      resolved_.store(shared, std::memory_order_release);
+    }
+    Expected<ParsedRegister, Rejection> parsed = parseRegister(ctx.message(), origin, *shared);
     if (!parsed) {
       counters_.refused.fetch_add(1, std::memory_order_relaxed);
       ctx.actions().reply(parsed.error().status, parsed.error().reason, parsed.error().headerLines);
@@ -93,7 +100,6 @@ class SaveStep final : public script::Action {
     auto request = std::make_shared<ParsedRegister>(std::move(parsed).value());
     if (natDetect_) request->natted = behindNat(*request);
     auto decision = std::make_shared<Decision>();
-    auto shared = std::make_shared<const RegistrarSettings>(std::move(settings));
     location::DecideFn decide = [request, decision, shared](
                                     const std::vector<location::Binding>& current, int64_t now) {
       return registrar::decide(*request, *shared, current, now, *decision);
@@ -132,6 +138,10 @@ class SaveStep final : public script::Action {
  private:
   LocationService& location_;
   std::shared_ptr<const RegistrarSettings> settings_;
+  // The settings with the location module's values filled in, on the first REGISTER (after the
+  // configuration went into service, so they are that configuration's). The one cache of a step:
+  // set once, the same by whichever worker sets it.
+  mutable std::atomic<std::shared_ptr<const RegistrarSettings>> resolved_;
   bool natDetect_;
   Counters& counters_;
 };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 #include <string_view>
@@ -489,6 +490,8 @@ location::BindingChanges decide(const ParsedRegister& request, const RegistrarSe
   return changes;
 }
 
+std::string formatHttpDate(int64_t unixSeconds);
+
 std::vector<std::string> okHeaderLines(const ParsedRegister& request,
                                        const std::vector<Binding>& bindings, int64_t now) {
   std::vector<std::string> lines;
@@ -524,6 +527,16 @@ std::vector<std::string> okHeaderLines(const ParsedRegister& request,
 }
 
 std::string httpDate(int64_t unixSeconds) {
+  // Every 200 carries one; within a second they are all the same.
+  thread_local int64_t cachedSecond = INT64_MIN;
+  thread_local std::string cached;
+  if (unixSeconds == cachedSecond) return cached;
+  cached = formatHttpDate(unixSeconds);
+  cachedSecond = unixSeconds;
+  return cached;
+}
+
+std::string formatHttpDate(int64_t unixSeconds) {
   // Fixed English names: strftime's %a and %b follow the locale.
   static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
   static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
