@@ -714,13 +714,13 @@ TEST(RegistrarMalformed, BadContactIs400) {
 // A bare CR inside a value the registrar echoes in its 200s (to every device of the AOR) or puts
 // in the Route of requests to the phone could be read as a line end by a peer: refused.
 TEST(RegistrarMalformed, BareCarriageReturnInEchoedTextIs400) {
-  const Rejection instance = parseRefused(registerText(
-      "Contact: <sip:alice@192.0.2.10>;+sip.instance=\"<urn:x\rInjected: yes>\"\r\n"));
+  const Rejection instance = parseRefused(
+      registerText("Contact: <sip:alice@192.0.2.10>;+sip.instance=\"<urn:x\rInjected: yes>\"\r\n"));
   EXPECT_EQ(instance.status, 400);
   EXPECT_EQ(instance.reason, "Invalid +sip.instance");
-  const Rejection path = parseRefused(
-      registerText("Contact: <sip:alice@192.0.2.10>\r\nSupported: path\r\n"
-                   "Path: \"a\rInjected: yes\" <sip:edge.example.com;lr>\r\n"));
+  const Rejection path =
+      parseRefused(registerText("Contact: <sip:alice@192.0.2.10>\r\nSupported: path\r\n"
+                                "Path: \"a\rInjected: yes\" <sip:edge.example.com;lr>\r\n"));
   EXPECT_EQ(path.status, 400);
   EXPECT_EQ(path.reason, "Invalid Path");
 }

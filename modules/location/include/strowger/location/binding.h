@@ -48,8 +48,8 @@ std::string bindingId(const std::string& aor, const std::string& contactUri,
 
 // What a registration changes for one address of record.
 struct BindingChanges {
-  std::vector<Binding> upsert;         // inserted or replaced, by id
-  std::vector<std::string> remove;     // ids to delete
+  std::vector<Binding> upsert;      // inserted or replaced, by id
+  std::vector<std::string> remove;  // ids to delete
   bool empty() const { return upsert.empty() && remove.empty(); }
 };
 

@@ -31,8 +31,7 @@ std::string_view storageModeName(StorageMode mode) noexcept;  // "memory", "writ
 // An update's decision, made from the bindings the address of record has now (the registrar's
 // rules). It runs while the store holds that address of record, so two registrations of one AOR
 // never interleave; it must be quick and must not block. `now` is unix time in seconds.
-using DecideFn =
-    std::function<BindingChanges(const std::vector<Binding>& current, int64_t now)>;
+using DecideFn = std::function<BindingChanges(const std::vector<Binding>& current, int64_t now)>;
 
 struct UpdateOutcome {
   // False only when the change could not be made at all (db_only with the database down): the
@@ -55,11 +54,11 @@ struct LookupOutcome {
 struct StoreStats {
   uint64_t aors = 0;
   uint64_t bindings = 0;
-  uint64_t expired = 0;         // removed by the expiry timer
-  uint64_t dbWrites = 0;        // statements committed
-  uint64_t dbErrors = 0;        // statements that failed
-  uint64_t owed = 0;            // write_through changes waiting for the database to come back
-  bool dbUp = false;            // meaningless in memory mode
+  uint64_t expired = 0;   // removed by the expiry timer
+  uint64_t dbWrites = 0;  // statements committed
+  uint64_t dbErrors = 0;  // statements that failed
+  uint64_t owed = 0;      // write_through changes waiting for the database to come back
+  bool dbUp = false;      // meaningless in memory mode
 };
 
 class LocationStore {
