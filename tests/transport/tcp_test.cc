@@ -178,6 +178,32 @@ TEST(Tcp, ClosedConnectionIdWithoutAddressFails) {
   EXPECT_EQ(transport->send(v6, "x", false), SendStatus::kNoRoute) << "no IPv6 TCP listener";
 }
 
+// A connection id kept elsewhere (a registration stored in PostgreSQL by another run or node)
+// must never carry a message to a peer other than the one the message is for.
+TEST(Tcp, KeptConnectionIdNeverSendsToAnotherPeer) {
+  Collector collector;
+  auto transport = startTransport(tcpOn("127.0.0.1", 1), collector);
+  ASSERT_TRUE(transport);
+  Fd caller = tcpConnect(transport->listeners()[0].address);
+  ASSERT_TRUE(sendAll(caller.get(), sipRequest("from-caller", 0, "TCP")));
+  ASSERT_TRUE(collector.waitFor(1, 3s));
+  const uint64_t callerConnection = collector.messages()[0].connection;
+  EXPECT_GT(callerConnection, 1000u) << "connection ids start at a random point, not at 1";
+
+  Fd phone = tcpListen(address("127.0.0.1", 0));
+  ASSERT_TRUE(phone);
+  Destination to;
+  to.protocol = Protocol::kTcp;
+  to.address = localAddress(phone.get());  // the phone, not the caller
+  to.connection = callerConnection;        // an id that now names the caller's connection
+  const std::string invite = sipRequest("for-the-phone", 0, "TCP");
+  EXPECT_EQ(transport->send(to, invite, true), SendStatus::kSent);
+  Fd accepted = tcpAccept(phone.get(), 3s);
+  ASSERT_TRUE(accepted) << "the message went elsewhere instead of to the phone";
+  EXPECT_EQ(receiveAtLeast(accepted.get(), invite.size(), 3s), invite);
+  EXPECT_EQ(receiveAtLeast(caller.get(), 1, 200ms), "") << "the caller got the phone's message";
+}
+
 TEST(Tcp, IdleConnectionIsClosed) {
   Collector collector;
   Options o = tcpOn("127.0.0.1", 1);
