@@ -34,6 +34,16 @@ bool RecordingActions::relay(const NextHop* hop, ForkMode mode) {
   return relayResult;
 }
 
+std::shared_ptr<Suspension> RecordingActions::suspend() {
+  if (!canSuspend) return nullptr;
+  class Parked final : public Suspension {
+   public:
+    void resume(std::function<void(MessageContext&)>) override {}
+  };
+  calls.push_back("suspend");
+  return std::make_shared<Parked>();
+}
+
 bool RecordingActions::isLocal(std::string_view host, uint16_t port) const {
   const std::string withPort = std::string(host) + ":" + std::to_string(port);
   for (const std::string& a : localAddresses) {

@@ -29,8 +29,12 @@ class RecordingActions final : public ProxyActions {
   }
   bool isLocal(std::string_view host, uint16_t port) const override;
   void drop() override { calls.push_back("drop"); }
+  // A Suspension that does nothing when `canSuspend` (the test resumes the script itself), else
+  // none, as in explain mode.
+  std::shared_ptr<Suspension> suspend() override;
 
   std::vector<std::string> calls;
+  bool canSuspend = false;
   std::optional<NextHop> forwardedTo;  // the hop forward() was given
   bool forwardResult = true;
   std::optional<NextHop> relayedTo;  // the hop relay() was given
