@@ -12,6 +12,8 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "registrar_rules.h"
 #include "store_factory.h"
@@ -23,9 +25,15 @@
 namespace strowger::location {
 namespace {
 
+// Our keepalive OPTIONS carry branch z9hG4bK + this + the binding's id, so their answers find us.
+constexpr std::string_view kKeepaliveBranch = "ka";
+
 struct KeepaliveSettings {
   int64_t intervalSeconds = 0;  // 0: no keepalives
-  bool onlyNatted = true;       // UDP: only bindings registered from behind NAT
+  // A UDP binding whose keepalives have gone unanswered this long is removed (0: never; it
+  // expires as registered). Kamailio's nathelper keepalive_timeout.
+  int64_t timeoutSeconds = 0;
+  bool onlyNatted = true;  // UDP: only bindings registered from behind NAT
   std::string from = "sip:keepalive@invalid";
 };
 
@@ -45,7 +53,7 @@ std::string defaultNodeName() {
 // Counters the steps and timers bump from any thread.
 struct Counters {
   std::atomic<uint64_t> lookups{0}, found{0}, notFound{0}, allExpired{0}, lookupErrors{0};
-  std::atomic<uint64_t> keepalives{0}, deadFlows{0};
+  std::atomic<uint64_t> keepalives{0}, keepaliveAnswers{0}, deadFlows{0}, unanswered{0};
 };
 
 // The next hop that reaches a registered contact: its Path (RFC 3327), the TCP connection it
@@ -138,6 +146,7 @@ class LocationModule final : public module::Module, public LocationService {
     {
       module::SectionReader keepalive(context, reader.child("keepalive"), "keepalive");
       keepalive.integer("interval", 0, 3600, next.keepalive.intervalSeconds);
+      keepalive.integer("timeout", 0, 86400, next.keepalive.timeoutSeconds);
       keepalive.boolean("only_natted", next.keepalive.onlyNatted);
       keepalive.string("from", next.keepalive.from);
       keepalive.finish();
@@ -208,6 +217,18 @@ class LocationModule final : public module::Module, public LocationService {
     spdlog::info("location: storage {}{}, node {}", storageModeName(settings_.store.mode),
                  settings_.store.mode == StorageMode::kMemory ? "" : " (PostgreSQL)",
                  settings_.store.node);
+    // Answers to our keepalive OPTIONS (branch z9hG4bKka<binding id>.<n>): the binding is alive.
+    host.claimResponses(std::string(kKeepaliveBranch), [this](const sip::Message& response,
+                                                              const transport::ReceivedMessage&) {
+      const auto& via = response.topVia();
+      if (!via) return;
+      std::string_view id =
+          via->branch.substr(sip::kBranchMagicCookie.size() + kKeepaliveBranch.size());
+      id = id.substr(0, id.find('.'));
+      std::lock_guard lock(probesMutex_);
+      if (auto it = probes_.find(std::string(id)); it != probes_.end()) it->second = 0;
+      counters_.keepaliveAnswers.fetch_add(1, std::memory_order_relaxed);
+    });
     running_ = true;
     timer_ = std::thread([this] { timerLoop(); });
     return {};
@@ -239,6 +260,8 @@ class LocationModule final : public module::Module, public LocationService {
     out.counter("all_expired", counters_.allExpired.load());
     out.counter("lookup_errors", counters_.lookupErrors.load());
     out.counter("keepalives", counters_.keepalives.load());
+    out.counter("keepalive_answers", counters_.keepaliveAnswers.load());
+    out.counter("unanswered_removed", counters_.unanswered.load());
     out.counter("dead_flows", counters_.deadFlows.load());
     if (store_->mode() != StorageMode::kMemory) {
       out.text("db", s.dbUp ? "up" : "DOWN");
@@ -308,6 +331,7 @@ class LocationModule final : public module::Module, public LocationService {
   void sendKeepalives(const Settings& settings) {
     const int64_t now = systemNow();
     uint64_t sequence = keepaliveSequence_++;
+    std::unordered_set<std::string> seen;
     for (const Binding& b : store_->snapshot(now)) {
       if (b.node != settings.store.node) continue;  // another node holds its flow
       if (b.protocol == transport::Protocol::kTcp && b.connection != 0) {
@@ -323,6 +347,14 @@ class LocationModule final : public module::Module, public LocationService {
       }
       if (b.protocol != transport::Protocol::kUdp) continue;
       if (settings.keepalive.onlyNatted && !b.natted) continue;
+      seen.insert(b.id);
+      if (unanswered(b, now, settings.keepalive.timeoutSeconds)) {
+        counters_.unanswered.fetch_add(1, std::memory_order_relaxed);
+        spdlog::info("location: {} at {} has not answered keepalives for {} s; binding removed",
+                     b.aor, b.source.toString(), settings.keepalive.timeoutSeconds);
+        store_->remove(b.aor, b.id);
+        continue;
+      }
       const transport::Listener* out = nullptr;
       for (const transport::Listener& l : host_->listeners()) {
         if (l.index == b.listener && l.protocol == transport::Protocol::kUdp) out = &l;
@@ -334,7 +366,8 @@ class LocationModule final : public module::Module, public LocationService {
       const std::string port = std::to_string(out->advertisedPort);
       const std::string id = b.id + "." + std::to_string(sequence);
       std::string options = "OPTIONS " + b.contact + " SIP/2.0\r\n";
-      options += "Via: SIP/2.0/UDP " + host + ":" + port + ";branch=z9hG4bKka" + id + "\r\n";
+      options += "Via: SIP/2.0/UDP " + host + ":" + port + ";branch=z9hG4bK" +
+                 std::string(kKeepaliveBranch) + id + "\r\n";
       options += "Max-Forwards: 70\r\n";
       options += "From: <" + settings.keepalive.from + ">;tag=ka" + b.id + "\r\n";
       options += "To: <" + b.contact + ">\r\n";
@@ -345,6 +378,22 @@ class LocationModule final : public module::Module, public LocationService {
       host_->send(to, options, true);
       counters_.keepalives.fetch_add(1);
     }
+    std::lock_guard lock(probesMutex_);
+    std::erase_if(probes_, [&seen](const auto& probe) { return !seen.contains(probe.first); });
+  }
+
+  // Whether `b` has left its keepalives unanswered for `timeout` seconds (0: never). Marks it as
+  // waiting for an answer from `now` when it was not.
+  bool unanswered(const Binding& b, int64_t now, int64_t timeout) {
+    std::lock_guard lock(probesMutex_);
+    int64_t& since = probes_[b.id];
+    if (since == 0) {
+      since = now;
+      return false;
+    }
+    if (timeout <= 0 || now - since < timeout) return false;
+    probes_.erase(b.id);
+    return true;
   }
 
   Settings pending_;
@@ -358,6 +407,9 @@ class LocationModule final : public module::Module, public LocationService {
   bool running_ = false;
   std::thread timer_;
   uint64_t keepaliveSequence_ = 0;
+  // UDP bindings being pinged: since when each has been waiting for an answer (0: answered).
+  std::mutex probesMutex_;
+  std::unordered_map<std::string, int64_t> probes_;
 };
 
 void LookupStep::run(script::MessageContext& ctx) const {

@@ -693,6 +693,15 @@ ProxyCore::ProxyCore(std::shared_ptr<const ProxySettings> settings, Outbound* ou
 
 ProxyCore::~ProxyCore() = default;
 
+void ProxyCore::claimResponses(std::string prefix, ResponseHandler handler) {
+  auto current = claims_.load(std::memory_order_acquire);
+  auto next = current ? std::make_shared<std::vector<ResponseClaim>>(*current)
+                      : std::make_shared<std::vector<ResponseClaim>>();
+  next->push_back({std::string(sip::kBranchMagicCookie) + prefix, std::move(handler)});
+  // Claims are made on the control thread (module start), one at a time.
+  claims_.store(std::move(next), std::memory_order_release);
+}
+
 const Listener* ProxyCore::listenerFor(Protocol protocol, bool ipv6, uint32_t preferred) const {
   if (!outbound_) return nullptr;
   const Listener* fallback = nullptr;
@@ -897,6 +906,14 @@ void ProxyCore::handleResponse(const transport::ReceivedMessage& received, sip::
     Counters::bump(c.responsesNotOurs);
     spdlog::debug("call-id={} dropped a response whose top Via is not ours", callIdOf(message));
     return;
+  }
+  if (auto claims = claims_.load(std::memory_order_acquire)) {
+    for (const ResponseClaim& claim : *claims) {
+      if (top.branch.starts_with(claim.branchPrefix)) {
+        claim.handler(message, received);
+        return;
+      }
+    }
   }
   if (transactions_->onResponse(received, message)) {
     Counters::bump(c.forwardedResponses);

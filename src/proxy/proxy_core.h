@@ -97,6 +97,13 @@ class ProxyCore final : public transport::MessageHandler {
   bool isLocal(std::string_view host, uint16_t port) const;
 
   Outbound* outbound() const { return outbound_; }
+
+  // Responses whose top Via is ours and whose branch starts with "z9hG4bK" + `prefix` go to
+  // `handler` instead of the transaction layer (requests a module sent itself). Safe while
+  // traffic flows.
+  using ResponseHandler =
+      std::function<void(const sip::Message&, const transport::ReceivedMessage&)>;
+  void claimResponses(std::string prefix, ResponseHandler handler);
   // The listener a message to a destination of this protocol and family leaves from: the one
   // `preferred` names when it fits (the interface the request came in on), else the first that
   // does; null when none does.
@@ -133,6 +140,11 @@ class ProxyCore final : public transport::MessageHandler {
   std::vector<std::string> localHosts_;  // addresses of this machine's interfaces, as SIP hosts
   std::unique_ptr<Counters[]> counters_;
   std::unique_ptr<TransactionUser> transactions_;
+  struct ResponseClaim {
+    std::string branchPrefix;  // with the magic cookie
+    ResponseHandler handler;
+  };
+  std::atomic<std::shared_ptr<const std::vector<ResponseClaim>>> claims_;
   mutable std::mutex suspendedMutex_;
   std::unordered_map<std::string, int> suspendedKeys_;
   std::atomic<int> suspendedCount_{0};

@@ -166,7 +166,7 @@ int Daemon::run() {
   transport_ = std::move(created).value();
   outbound_ = std::make_unique<TransportOutbound>(transport_.get());
   proxy_->setOutbound(outbound_.get());
-  moduleHost_ = std::make_unique<ModuleHost>(*transport_);
+  moduleHost_ = std::make_unique<ModuleHost>(*transport_, *proxy_);
   if (auto started = commitModules(*config); !started) {
     spdlog::critical("not starting: {}", started.error());
     stopModules();

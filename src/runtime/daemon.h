@@ -57,7 +57,11 @@ class Daemon {
   // What the daemon offers its modules.
   class ModuleHost final : public module::Host {
    public:
-    explicit ModuleHost(transport::TransportLayer& t) : transport_(t) {}
+    ModuleHost(transport::TransportLayer& t, proxy::ProxyCore& proxy)
+        : transport_(t), proxy_(proxy) {}
+    void claimResponses(std::string branchPrefix, ResponseHandler handler) override {
+      proxy_.claimResponses(std::move(branchPrefix), std::move(handler));
+    }
     unsigned workerCount() const override { return transport_.workerCount(); }
     void post(unsigned worker, std::function<void()> fn) override {
       transport_.post(worker % transport_.workerCount(), std::move(fn));
@@ -73,6 +77,7 @@ class Daemon {
 
    private:
     transport::TransportLayer& transport_;
+    proxy::ProxyCore& proxy_;
   };
 
   // Commits the modules of `config` and starts those not started yet.

@@ -22,12 +22,13 @@
 
 #include "strowger/expected.h"
 #include "strowger/script/registry.h"
+#include "strowger/sip/message.h"
 #include "strowger/transport/transport.h"
 
 namespace strowger::module {
 
 // Raised on every change to this SDK's headers that changes a type's layout or a virtual table.
-inline constexpr uint32_t kAbiVersion = 1;
+inline constexpr uint32_t kAbiVersion = 2;
 
 // What the module and the daemon were built with: C++ classes cross the boundary, so both sides
 // must agree on the compiler's ABI, the standard library's and whether sanitizers are on.
@@ -101,6 +102,12 @@ class Host {
   // Whether the TCP connection `id` is still open (a registered flow).
   virtual bool connectionOpen(uint64_t id) const = 0;
   virtual std::span<const transport::Listener> listeners() const = 0;
+  // Responses to requests the module sent itself (keepalive OPTIONS): each response whose top
+  // Via is this proxy's and whose branch starts with `branchPrefix` (after "z9hG4bK") goes to
+  // `handler`, on a worker thread, and nowhere else. The prefix must be the module's own.
+  using ResponseHandler =
+      std::function<void(const sip::Message& response, const transport::ReceivedMessage& from)>;
+  virtual void claimResponses(std::string branchPrefix, ResponseHandler handler) = 0;
 };
 
 class Module {

@@ -639,6 +639,87 @@ routes:
     running(Daemon(binary, tmp, "keepalive", config), body)
 
 
+def test_keepalive_timeout(binary, module_dir, tmp):
+    """keepalive.timeout: a UDP binding that leaves its OPTIONS unanswered that long is removed;
+    one that answers stays, and its answers are taken by the location module."""
+    port = free_port()
+    answering, silent, caller = udp_socket(), udp_socket(), udp_socket()
+    config = f"""server:
+  listen: [ "udp:127.0.0.1:{port}" ]
+  workers: 2
+  log: {{ level: info }}
+modules:
+  directory: {module_dir}
+  location:
+    storage: memory
+    keepalive: {{ interval: 1, timeout: 2 }}
+  registrar: {{}}
+routes:
+  request:
+    - if: {{ method: REGISTER }}
+      then: [ registrar.save ]
+    - location.lookup
+    - relay
+"""
+
+    def body(daemon):
+        proxy = ("127.0.0.1", port)
+        for sock, user, branch in ((answering, "a1", "z9hG4bKt1"), (silent, "s1", "z9hG4bKt2")):
+            sock.sendto(request("REGISTER", "sip:example.com", sock.getsockname(), branch=branch,
+                                call_id=f"{user}-reg@test",
+                                from_uri=f"<sip:{user}@example.com>;tag=r",
+                                to_uri=f"<sip:{user}@example.com>",
+                                headers=[f"Contact: <sip:{user}@10.7.7.7:5060>", "Expires: 300"]),
+                        proxy)
+            ok = receive(sock, 3, final)
+            if ok is None or ok.code != 200:
+                raise Failure(f"REGISTER of {user} not answered 200: {ok}")
+        # The answering phone answers every keepalive; the silent one never does.
+        deadline = time.time() + 8
+        removed = False
+        while time.time() < deadline:
+            options = receive(answering, 0.5, lambda m: m.method == "OPTIONS")
+            if options is not None:
+                answering.sendto(response(options, 200, "OK"), options.source)
+            stats = daemon.stats("location")
+            if stats.get("unanswered_removed") == 1:
+                removed = True
+                break
+        if not removed:
+            raise Failure(f"the silent phone was not removed within 8 s: {stats}")
+        if stats.get("keepalive_answers", 0) < 1:
+            raise Failure(f"the answering phone's answers were not taken: {stats}")
+        print(f"ok: unanswered binding removed, answers counted ({stats.get('keepalive_answers')})")
+        if "s1@example.com at 127.0.0.1:" not in daemon.log() or \
+                "has not answered keepalives for 2 s" not in daemon.log():
+            raise Failure("no log line for the removed binding:\n" + daemon.log())
+        unroutable = re.findall(r"unroutable responses (\d+)", daemon.log())
+        if not unroutable or unroutable[-1] != "0":
+            raise Failure(f"keepalive answers reached the proxy core: unroutable {unroutable}")
+        me = caller.getsockname()
+        for user, want in (("s1", 404), ("a1", None)):
+            call_id = f"timeout-{user}@test"
+            invite = request("INVITE", f"sip:{user}@example.com", me, branch=f"z9hG4bKti{user}",
+                             call_id=call_id)
+            caller.sendto(invite, proxy)
+            if want is not None:
+                got = receive(caller, 3, of_call(call_id, final))
+                if got is None or got.code != want:
+                    raise Failure(f"a call to the removed phone got {got}, expected {want}")
+                caller.sendto(ack_for(Msg(invite.decode()), got), proxy)
+            else:
+                inv = receive(answering, 3, lambda m: m.method == "INVITE")
+                if inv is None:
+                    raise Failure("the answering phone is no longer reachable")
+                answering.sendto(response(inv, 486, "Busy Here"), inv.source)
+                busy = receive(caller, 3, of_call(call_id, final))
+                if busy is not None:
+                    caller.sendto(ack_for(Msg(invite.decode()), busy), proxy)
+        print("ok: the removed phone is not found, the answering one is still called")
+
+    running(Daemon(binary, tmp, "keepalive-timeout", config), body)
+
+
 def main():
     binary, module_dir = sys.argv[1], os.path.abspath(sys.argv[2])
     for name in ("nat", "path", "location", "registrar"):
@@ -649,6 +730,7 @@ def main():
     test_nat(binary, module_dir, tmp)
     test_path(binary, module_dir, tmp)
     test_keepalive(binary, module_dir, tmp)
+    test_keepalive_timeout(binary, module_dir, tmp)
     shutil.rmtree(tmp, ignore_errors=True)
     print("PASS")
 

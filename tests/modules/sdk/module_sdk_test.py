@@ -88,7 +88,7 @@ def main():
 
     expect_refused(binary, tmp, head + f"modules:\n  directory: {module_dir}\n  wrongabi: {{}}\n",
                    "check.yaml:5:3: modules.wrongabi: module wrongabi not loaded:",
-                   "was built for module ABI 1001", "has module ABI 1;", "rebuild the module")
+                   "was built for module ABI 1002", "has module ABI 2;", "rebuild the module")
     expect_refused(binary, tmp, head + f"modules:\n  directory: {module_dir}\n  unresolved: {{}}\n",
                    "check.yaml:5:3: modules.unresolved: module unresolved not loaded: cannot load",
                    "undefined symbol: strowger_test_symbol_nobody_defines")
