@@ -180,3 +180,33 @@ wait_for() {
     sleep 0.2
   done
 }
+
+# registrar_routes: the routes section both registrar tests run: in-dialog requests by their
+# route set, REGISTER to the registrar, everything else looked up and relayed.
+registrar_routes() {
+  cat <<'YAML'
+routes:
+  request:
+    - if: { has_to_tag: true }
+      then:
+        - if: { loose_route: true }
+          then: [ relay ]
+        - if: { method: ACK }
+          then: [ drop ]
+        - { reply: [404, "Not Here"] }
+    - if: { method: REGISTER }
+      then: [ registrar.save ]
+    - record_route
+    # Defaults: 404 not found, 480 all expired, 500 failed.
+    - location.lookup
+    - relay
+YAML
+}
+
+# check_config FILE: the daemon must accept FILE (uses $bin).
+check_config() {
+  "$bin" --check-config "$1" >"$1.check" 2>&1 || {
+    cat "$1.check"
+    fail "the daemon refuses the configuration $1"
+  }
+}

@@ -56,26 +56,9 @@ modules:
 $3
   registrar:
 $4
-routes:
-  request:
-    - if: { has_to_tag: true }
-      then:
-        - if: { loose_route: true }
-          then: [ relay ]
-        - if: { method: ACK }
-          then: [ drop ]
-        - { reply: [404, "Not Here"] }
-    - if: { method: REGISTER }
-      then: [ registrar.save ]
-    - record_route
-    # Defaults: 404 not found, 480 all expired, 500 failed.
-    - location.lookup
-    - relay
 YAML
-  "$bin" --check-config "$1" >"$1.check" 2>&1 || {
-    cat "$1.check"
-    fail "the daemon refuses the configuration $1"
-  }
+  registrar_routes >>"$1"
+  check_config "$1"
 }
 
 # A: min_expires 60, two contacts at most, a third refused; the expiry timer (hourly) stays out
