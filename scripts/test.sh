@@ -122,7 +122,23 @@ run_preset() {
     skip_phase "$preset test" "build failed"
     return
   fi
-  run_phase "$preset test" ctest --preset "$preset" "${ctest_args[@]}" || true
+  if ! run_phase "$preset test" ctest --preset "$preset" "${ctest_args[@]}"; then
+    show_failed_tests "$preset"
+  fi
+}
+
+# show_failed_tests PRESET -- the last lines each failed test printed, again, after the ctest
+# summary: a CI log that keeps only its end still says why each test failed.
+show_failed_tests() {
+  local dir="build/$1/Testing/Temporary" name
+  [[ -s "$dir/LastTestsFailed.log" ]] || return 0
+  while IFS=: read -r _ name; do
+    printf '\n---- %s: the last lines it printed\n' "$name"
+    awk -v name="$name" '
+      $0 ~ ("^[0-9]+/[0-9]+ Testing: " name "$") { on = 1; next }
+      on && $0 ~ ("^\"" name "\" end time:") { on = 0 }
+      on { print }' "$dir/LastTest.log" | tail -n 60
+  done < "$dir/LastTestsFailed.log"
 }
 
 if ! run_phase "dependencies" scripts/install-deps.sh; then
