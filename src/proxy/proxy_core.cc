@@ -244,8 +244,12 @@ class ProxyCore::Actions final : public script::ProxyActions {
     return -1;
   }
 
-  const Listener* pickListener(Protocol protocol, bool ipv6) const {
-    return proxy_.listenerFor(protocol, ipv6, received_.listener);
+  // The listener a request to `to` leaves from: the one its next hop asked for, else the one it
+  // came in on, when either can reach it; else any of the right transport and family.
+  const Listener* pickListener(const Destination& to) const {
+    const uint32_t preferred =
+        to.listener >= 0 ? static_cast<uint32_t>(to.listener) : received_.listener;
+    return proxy_.listenerFor(to.protocol, to.address.isIpv6(), preferred);
   }
 
   bool fail(std::string_view why);
@@ -326,6 +330,7 @@ class ProxyCore::Suspended final : public script::Suspension,
     nextHop_ = context.nextHop();
     branches_ = context.branches();
     hooks_ = context.hooks();
+    state_ = context.sharedState();
     frames_ = std::move(context.resumeFrames());
     actionsState_ = actionsState;
     key_ = suspendKey(message_);
@@ -368,6 +373,7 @@ class ProxyCore::Suspended final : public script::Suspension,
     context.nextHop() = nextHop_;
     context.branches() = branches_;
     context.hooks() = hooks_;
+    context.adoptState(state_);
     actions.bind(&context);
     if (then) then(context);
     if (context.suspended()) {
@@ -395,6 +401,7 @@ class ProxyCore::Suspended final : public script::Suspension,
   std::optional<script::NextHop> nextHop_;
   std::vector<script::BranchTarget> branches_;
   script::TransactionHooks hooks_;
+  std::shared_ptr<script::RequestState> state_;
   std::vector<script::MessageContext::ResumeFrame> frames_;
   Actions::State actionsState_;
   std::string key_;
@@ -489,7 +496,8 @@ std::optional<Destination> ProxyCore::Actions::resolve(const script::NextHop* ho
       why = "the next hop " + hop->uri + " is not a numeric address";
       return std::nullopt;
     }
-    to = Destination{hop->protocol.value_or(Protocol::kUdp), *address, hop->connection, -1};
+    to = Destination{hop->protocol.value_or(Protocol::kUdp), *address, hop->connection,
+                     hop->listener};
   } else {
     const auto& routes = message_.routes();
     if (routes && routesConsumed_ < routesEnd()) {
@@ -566,7 +574,7 @@ bool ProxyCore::Actions::forward(const script::NextHop* hop) {
   std::string why;
   std::optional<Destination> to = resolve(hop, strictRouteUri, why);
   if (!to) return fail(why);
-  const Listener* out = pickListener(to->protocol, to->address.isIpv6());
+  const Listener* out = pickListener(*to);
   if (!out) return fail("no listener for the destination's transport");
   to->listener = static_cast<int>(out->index);
   applyCommonEdits(*out, strictRouteUri);
@@ -621,7 +629,7 @@ bool ProxyCore::Actions::relay(const script::NextHop* hop, script::ForkMode mode
   std::string why;
   std::optional<Destination> to = resolve(hop, strictRouteUri, why);
   if (!to) return fail(why);
-  const Listener* out = pickListener(to->protocol, to->address.isIpv6());
+  const Listener* out = pickListener(*to);
   if (!out) return fail("no listener for the destination's transport");
 
   RelayRequest request;
@@ -629,6 +637,7 @@ bool ProxyCore::Actions::relay(const script::NextHop* hop, script::ForkMode mode
   request.original = &message_;
   request.mode = mode;
   request.hooks = context_->hooks();
+  request.state = context_->sharedState();
   request.script = proxy_.settings_.load()->script;
   const script::NextHop* mainHop =
       hop ? hop : (context_->nextHop() ? &*context_->nextHop() : nullptr);
@@ -645,7 +654,7 @@ bool ProxyCore::Actions::relay(const script::NextHop* hop, script::ForkMode mode
                                                extra.nextHop->port ? extra.nextHop->port : 5060);
       if (address) {
         d = Destination{extra.nextHop->protocol.value_or(Protocol::kUdp), *address,
-                        extra.nextHop->connection, -1};
+                        extra.nextHop->connection, extra.nextHop->listener};
       }
     } else if (routed) {
       d = *to;

@@ -204,6 +204,9 @@ struct Context {
   Shard* shard = nullptr;
   std::shared_ptr<const script::RoutingScript> script;
   script::TransactionHooks hooks;
+  // The request's state (request_state.h): every route of the transaction sees it; released
+  // with the context.
+  std::shared_ptr<script::RequestState> state;
   TransactionSettings settings;
   // The request as relayed, without this proxy's Via: branches are built from it, failure routes
   // read it, local replies answer it. `request` views into `requestBytes`; neither moves.
@@ -695,7 +698,9 @@ void TransactionUser::Impl::onBranchResponse(Txn& txn, const sip::Message& respo
     script::ReplyView view{&response, status, response.reasonPhrase()};
     mc.setReply(&view);
     mc.setRouteKind(script::RouteKind::kReply);
+    mc.adoptState(ctx.state);
     ctx.hooks.onReply->run(mc);
+    if (!ctx.state) ctx.state = mc.sharedState();
     if (actions.dropped) {
       if (status < 200) return;
       spdlog::debug(
@@ -875,6 +880,7 @@ bool TransactionUser::Impl::relay(RelayRequest& r) {
   ctx.shard = &shard;
   ctx.script = r.script;
   ctx.hooks = r.hooks;
+  ctx.state = r.state;
   ctx.settings = *current;
   ctx.settings.timers.timerC = milliseconds{0};  // fr_inv_timeout plays timer C's part
   ctx.requestBytes.assign(r.relayed);
@@ -948,8 +954,10 @@ bool TransactionUser::Impl::runBranchRoute(Context& ctx, sip::MessageEditor& edi
   HookRouteActions actions(proxy);
   script::MessageContext mc(ctx.request, editor, ctx.received, actions);
   mc.setRouteKind(script::RouteKind::kBranch);
+  mc.adoptState(ctx.state);
   if (!uri.empty()) mc.setRequestUri(uri);
   ctx.hooks.onBranch->run(mc);
+  if (!ctx.state) ctx.state = mc.sharedState();
   if (actions.dropped) return false;
   if (mc.requestUriRewritten()) uri = std::string(mc.requestUriText());
   if (mc.nextHop()) {
@@ -959,6 +967,7 @@ bool TransactionUser::Impl::runBranchRoute(Context& ctx, sip::MessageEditor& edi
       to.address = *address;
       to.protocol = hop.protocol.value_or(Protocol::kUdp);
       to.connection = 0;
+      to.listener = hop.listener;
     }
   }
   return true;
@@ -991,8 +1000,9 @@ void TransactionUser::Impl::startBranch(Context& ctx, const RelayTarget& target)
   }
   if (!uri.empty() && uri != ctx.request.requestUriText()) editor.setRequestUri(uri);
   if (!target.route.empty()) editor.prependHeader("Route", target.route);
-  const transport::Listener* out =
-      proxy.listenerFor(to.protocol, to.address.isIpv6(), ctx.received.listener);
+  const transport::Listener* out = proxy.listenerFor(
+      to.protocol, to.address.isIpv6(),
+      to.listener >= 0 ? static_cast<uint32_t>(to.listener) : ctx.received.listener);
   if (!out || to.address.isBroadcastOrMulticast()) {
     spdlog::warn("call-id={} no listener can reach {} for a branch", callIdOf(ctx.request),
                  to.address.toString());
@@ -1276,7 +1286,8 @@ void TransactionUser::Impl::runFailureRoute(Context& ctx, const script::Route& r
         auto address =
             net::SocketAddress::parse(stripBrackets(next->host), next->port ? next->port : 5060);
         if (!address) return std::nullopt;
-        return Destination{next->protocol.value_or(Protocol::kUdp), *address, next->connection, -1};
+        return Destination{next->protocol.value_or(Protocol::kUdp), *address, next->connection,
+                           next->listener};
       }
       const auto& routes = snapshot.routes();
       if (routes && !routes->empty()) return destinationForUri(routes->front().uri);
@@ -1329,6 +1340,9 @@ void TransactionUser::Impl::runFailureRoute(Context& ctx, const script::Route& r
   // Reply and branch routes stay armed for new branches; the failure route must arm itself again.
   mc.hooks() = ctx.hooks;
   mc.hooks().onFailure = nullptr;
+  // Made now, not on first use: branches the route starts run their branch routes with it.
+  if (!ctx.state) ctx.state = std::make_shared<script::RequestState>();
+  mc.adoptState(ctx.state);
   ++ctx.starting;
   route.run(mc);
   --ctx.starting;

@@ -71,6 +71,7 @@ struct RelayRequest {
   std::vector<RelayTarget> targets;
   script::ForkMode mode = script::ForkMode::kParallel;
   script::TransactionHooks hooks;
+  std::shared_ptr<script::RequestState> state;  // what the request route's steps left
   std::shared_ptr<const script::RoutingScript> script;
 };
 

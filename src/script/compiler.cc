@@ -103,7 +103,7 @@ class Compiler final : public CompileContext {
       expected(node, "a string");
       return std::nullopt;
     }
-    Expected<Value, std::string> value = Value::compile(node.Scalar());
+    Expected<Value, std::string> value = Value::compile(node.Scalar(), &registry_);
     if (!value) {
       error(node, value.error());
       return std::nullopt;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 
+#include "strowger/script/value.h"
 #include "text.h"
 
 namespace strowger::script {
@@ -96,6 +97,48 @@ std::vector<std::string> StepRegistry::actionNames() const {
 }
 std::vector<std::string> StepRegistry::conditionNames() const {
   return names(conditions_);
+}
+
+Expected<void, std::string> StepRegistry::addVariable(std::string name) {
+  if (Expected<void, std::string> ok = checkName(name); !ok) {
+    return unexpected("variable" + ok.error().substr(std::string_view("step name").size()));
+  }
+  std::string_view stem = name;
+  if (stem.ends_with(kFamilySuffix)) stem.remove_suffix(1);  // "dst.attr."
+  for (std::string_view core : Value::variableNames()) {
+    // The core's families are written "hdr.NAME"; compare their stems.
+    if (core.ends_with(".NAME")) core.remove_suffix(4);
+    if (core == stem || (core.ends_with('.') && stem.starts_with(core)) ||
+        (stem.ends_with('.') && core.starts_with(stem))) {
+      return unexpected("variable " + detail::inQuotes(name) + " would hide the variable ${" +
+                        std::string(core) + (core.ends_with('.') ? "NAME" : "") + "}");
+    }
+  }
+  if (std::find(variables_.begin(), variables_.end(), name) != variables_.end()) {
+    return unexpected("variable " + name + " is already registered");
+  }
+  variables_.push_back(std::move(name));
+  return {};
+}
+
+bool StepRegistry::hasVariable(std::string_view name) const {
+  for (std::string_view known : variables_) {
+    if (known == name) return true;
+    if (known.ends_with(kFamilySuffix)) {
+      known.remove_suffix(1);
+      if (name.size() > known.size() && name.starts_with(known)) return true;
+    }
+  }
+  return false;
+}
+
+std::vector<std::string> StepRegistry::variableNames() const {
+  std::vector<std::string> out;
+  for (std::string name : variables_) {
+    if (name.ends_with(kFamilySuffix)) name.replace(name.size() - 1, 1, "NAME");
+    out.push_back(std::move(name));
+  }
+  return out;
 }
 
 std::string describeNode(const YAML::Node& node) {

@@ -6,6 +6,8 @@
 #include "address.h"
 #include "builtin.h"
 #include "fields.h"
+#include "strowger/script/registry.h"
+#include "strowger/script/request_state.h"
 #include "strowger/sip/headers.h"
 #include "text.h"
 
@@ -38,6 +40,7 @@ enum class Value::Field : uint8_t {
   kReplyCode,
   kReplyReason,
   kHeader,
+  kStateVariable,
 };
 
 namespace {
@@ -102,7 +105,7 @@ std::span<const std::string_view> Value::variableNames() noexcept {
   return kAllNames;
 }
 
-Expected<Value, std::string> Value::compile(std::string_view text) {
+Expected<Value, std::string> Value::compile(std::string_view text, const StepRegistry* registry) {
   Value value;
   value.source_ = std::string(text);
   std::string literal;
@@ -151,14 +154,23 @@ Expected<Value, std::string> Value::compile(std::string_view text) {
                           "\"hdr.\"");
       }
       part.header = sip::headerIdFromName(part.text);
+    } else if (registry && registry->hasVariable(name)) {
+      part.field = Field::kStateVariable;
+      part.text = std::string(name);
     } else {
-      std::string hint = detail::didYouMean(name, kAllNames);
+      std::vector<std::string> candidates(kAllNames.begin(), kAllNames.end());
+      if (registry) {
+        for (std::string& v : registry->variableNames())
+          candidates.push_back(std::move(v));
+      }
+      std::vector<std::string_view> all(candidates.begin(), candidates.end());
+      std::string hint = detail::didYouMean(name, all);
       if (!hint.empty()) {
         // Suggest the variable the way it is written.
-        const std::optional<std::string_view> match = detail::closestMatch(name, kAllNames);
+        const std::optional<std::string_view> match = detail::closestMatch(name, all);
         hint = "; did you mean \"${" + std::string(*match) + "}\"?";
       } else {
-        hint = "; the variables are " + detail::listOf(kAllNames);
+        hint = "; the variables are " + detail::listOf(all);
       }
       return unexpected("unknown variable \"${" + std::string(name) + "}\"" + hint);
     }
@@ -263,6 +275,11 @@ void Value::appendTo(const MessageContext& ctx, std::string& out) const {
         if (h) out.append(h->value);
         break;
       }
+      case Field::kStateVariable:
+        if (const RequestState* state = ctx.stateIfAny()) {
+          if (const std::string* v = state->variable(part.text)) out.append(*v);
+        }
+        break;
     }
   }
 }

@@ -63,13 +63,20 @@ class RecordingOutbound final : public Outbound {
   std::vector<Listener> listeners_;
 };
 
-// Compiles a `routes:` section with the built-in steps; a failure is reported and gives null.
-inline std::shared_ptr<const script::RoutingScript> compile(std::string_view yaml) {
+// The built-in steps only.
+inline const script::StepRegistry& builtinRegistry() {
   static const script::StepRegistry registry = [] {
     script::StepRegistry r;
     EXPECT_TRUE(script::registerBuiltinSteps(r).hasValue());
     return r;
   }();
+  return registry;
+}
+
+// Compiles a `routes:` section with the steps of `registry` (the built-in steps by default); a
+// failure is reported and gives null.
+inline std::shared_ptr<const script::RoutingScript> compile(
+    std::string_view yaml, const script::StepRegistry& registry = builtinRegistry()) {
   auto compiled = script::compileRoutes(YAML::Load(std::string(yaml)), "test.yaml", registry);
   if (!compiled) {
     for (const script::ScriptError& e : compiled.error())

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -12,6 +13,7 @@
 
 #include "proxy_core.h"
 #include "proxy_test_support.h"
+#include "strowger/script/step.h"
 #include "strowger/sip/message.h"
 
 namespace strowger::proxy {
@@ -116,9 +118,10 @@ class TransactionUserTest : public ::testing::Test {
             makeListener(1, Protocol::kTcp, "127.0.0.1", 5060)};
   }
 
-  void use(std::string_view yaml, TransactionSettings tx = {}) {
+  void use(std::string_view yaml, TransactionSettings tx = {},
+           const script::StepRegistry& registry = builtinRegistry()) {
     auto s = std::make_shared<ProxySettings>();
-    s->script = compile(yaml);
+    s->script = compile(yaml, registry);
     ASSERT_TRUE(s->script);
     s->transactions = tx;
     proxy_.update(std::move(s));
@@ -716,6 +719,77 @@ TEST_F(TransactionUserTest, AResponseWithOnlyOurViaIsNotForwarded) {
   response.erase(second, response.find("\r\n", second) + 2 - second);
   fromCallee(response);
   EXPECT_TRUE(take().empty());
+}
+
+}  // namespace
+}  // namespace strowger::proxy
+
+// --- The request's state (request_state.h) goes with the transaction ---------------------------
+
+namespace strowger::proxy {
+namespace {
+
+// Counts the objects `test.remember` attached that have been released.
+std::atomic<int> releasedObjects{0};
+
+struct Remembered {
+  ~Remembered() { releasedObjects.fetch_add(1); }
+};
+
+// `test.remember`: sets ${test.who} to the Request-URI's user and attaches a Remembered.
+class RememberAction final : public script::Action {
+ public:
+  void run(script::MessageContext& ctx) const override {
+    const auto& uri = ctx.requestUri();
+    ctx.state().setVariable("test.who", uri ? std::string(uri->user) : std::string());
+    ctx.state().attach("test", std::make_shared<Remembered>());
+  }
+  std::string describe() const override { return "test.remember"; }
+};
+
+const script::StepRegistry& registryWithStateSteps() {
+  static const script::StepRegistry registry = [] {
+    script::StepRegistry r;
+    EXPECT_TRUE(script::registerBuiltinSteps(r).hasValue());
+    EXPECT_TRUE(r.addVariable("test.who").hasValue());
+    EXPECT_TRUE(r.addAction(script::ActionSpec{"test.remember", "no parameters",
+                                               script::RouteKind::kRequest,
+                                               [](const YAML::Node&, script::CompileContext&) {
+                                                 return std::make_unique<RememberAction>();
+                                               }})
+                    .hasValue());
+    return r;
+  }();
+  return registry;
+}
+
+constexpr std::string_view kStateScript = R"(
+request:
+  - test.remember
+  - on_failure: again
+  - relay: { to: "sip:192.0.2.50:5060" }
+failure:
+  again:
+    - reply: { code: 404, reason: "Gone", headers: [ "X-Who: ${test.who}" ] }
+)";
+
+TEST_F(TransactionUserTest, TheRequestStateReachesTheFailureRouteAndIsReleasedWithTheTransaction) {
+  releasedObjects = 0;
+  use(kStateScript, {}, registryWithStateSteps());
+  fromCaller(invite());
+  auto out = takeOne();
+  EXPECT_EQ(releasedObjects.load(), 0);  // kept while the transaction lives
+  fromCallee(responseTo(out->message, 486, "Busy Here"));
+  auto sent = take();
+  auto reply = std::find_if(sent.begin(), sent.end(), [](const auto& p) { return !p->isRequest; });
+  ASSERT_NE(reply, sent.end()) << summary(sent);
+  EXPECT_EQ((*reply)->message.statusCode(), 404);
+  const sip::HeaderField* who = (*reply)->message.find(std::string_view("X-Who"));
+  ASSERT_NE(who, nullptr) << (*reply)->bytes;
+  EXPECT_EQ(who->value, "bob");
+  advance(std::chrono::milliseconds(70'000));
+  EXPECT_EQ(stats().live, 0u);
+  EXPECT_EQ(releasedObjects.load(), 1);
 }
 
 }  // namespace

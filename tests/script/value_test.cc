@@ -126,3 +126,59 @@ TEST(ScriptValues, CompileErrors) {
 
 }  // namespace
 }  // namespace strowger::script::test
+
+// --- Variables modules register (StepRegistry::addVariable) read the request's state ----------
+
+namespace strowger::script::test {
+namespace {
+
+StepRegistry registryWithModuleVariables() {
+  StepRegistry registry;
+  EXPECT_TRUE(registry.addVariable("auth.user").hasValue());
+  EXPECT_TRUE(registry.addVariable("dst.attr.*").hasValue());
+  return registry;
+}
+
+TEST(ScriptValues, ModuleVariablesReadTheRequestState) {
+  const StepRegistry registry = registryWithModuleVariables();
+  TestRequest r(invite("sip:bob@example.com"));
+  Expected<Value, std::string> value =
+      Value::compile("${auth.user}/${dst.attr.carrier}/${dst.attr.none}", &registry);
+  ASSERT_TRUE(value.hasValue()) << value.error();
+  EXPECT_FALSE(value->isConstant());
+  std::string unset;
+  value->appendTo(r.ctx(), unset);
+  EXPECT_EQ(unset, "//");  // no state yet: every variable reads as empty
+  r.ctx().state().setVariable("auth.user", "alice");
+  r.ctx().state().setVariable("dst.attr.carrier", "acme");
+  std::string set;
+  value->appendTo(r.ctx(), set);
+  EXPECT_EQ(set, "alice/acme/");
+  r.ctx().state().clearVariables("dst.attr.");
+  std::string cleared;
+  value->appendTo(r.ctx(), cleared);
+  EXPECT_EQ(cleared, "alice//");
+}
+
+TEST(ScriptValues, ModuleVariablesAreUnknownWithoutTheirModuleAndSuggestedWithIt) {
+  EXPECT_THAT(compileError("${auth.user}"), HasSubstr("unknown variable \"${auth.user}\""));
+  const StepRegistry registry = registryWithModuleVariables();
+  Expected<Value, std::string> misspelt = Value::compile("${auth.usr}", &registry);
+  ASSERT_FALSE(misspelt.hasValue());
+  EXPECT_THAT(misspelt.error(), HasSubstr("did you mean \"${auth.user}\""));
+}
+
+TEST(ScriptValues, AModuleCannotRegisterAVariableTheCoreReads) {
+  StepRegistry registry;
+  EXPECT_FALSE(registry.addVariable("dst.ip").hasValue());
+  EXPECT_FALSE(registry.addVariable("hdr.x").hasValue());
+  EXPECT_FALSE(registry.addVariable("hdr.*").hasValue());
+  EXPECT_FALSE(registry.addVariable("Auth.User").hasValue());
+  EXPECT_TRUE(registry.addVariable("dst.attr.*").hasValue());
+  EXPECT_FALSE(registry.addVariable("dst.attr.*").hasValue());  // twice
+  EXPECT_TRUE(registry.hasVariable("dst.attr.gw"));
+  EXPECT_FALSE(registry.hasVariable("dst.attr."));
+}
+
+}  // namespace
+}  // namespace strowger::script::test

@@ -28,7 +28,7 @@
 namespace strowger::module {
 
 // Raised on every change to this SDK's headers that changes a type's layout or a virtual table.
-inline constexpr uint32_t kAbiVersion = 2;
+inline constexpr uint32_t kAbiVersion = 3;
 
 // What the module and the daemon were built with: C++ classes cross the boundary, so both sides
 // must agree on the compiler's ABI, the standard library's and whether sanitizers are on.

@@ -16,6 +16,7 @@
 
 #include <vector>
 
+#include "strowger/script/request_state.h"
 #include "strowger/sip/editor.h"
 #include "strowger/sip/message.h"
 #include "strowger/transport/transport.h"
@@ -35,6 +36,9 @@ struct NextHop {
   // Route header value(s) the request carries to this hop: a registered contact's Path
   // (RFC 3327), whose first URI is this hop.
   std::string route;
+  // Send from this listener (an index into the transport's listeners: a gateway reached from a
+  // given address); -1: the proxy picks one of the right transport and family.
+  int listener = -1;
 };
 
 // The hook points of RFC 3261 §16 a route can be run at. A step declares the kinds it
@@ -181,6 +185,17 @@ class MessageContext {
   std::optional<NextHop>& nextHop() { return nextHop_; }
   const std::optional<NextHop>& nextHop() const { return nextHop_; }
 
+  // What steps leave for later steps and for the transaction's later routes
+  // (request_state.h); created on first use.
+  RequestState& state() {
+    if (!state_) state_ = std::make_shared<RequestState>();
+    return *state_;
+  }
+  const RequestState* stateIfAny() const { return state_.get(); }
+  // For the proxy: the state goes with a suspended request and with the transaction.
+  const std::shared_ptr<RequestState>& sharedState() const { return state_; }
+  void adoptState(std::shared_ptr<RequestState> state) { state_ = std::move(state); }
+
   // Set once a step has answered, forwarded or dropped the message: the script stops there.
   bool finished() const { return finished_; }
   void finish() { finished_ = true; }
@@ -222,6 +237,7 @@ class MessageContext {
   std::optional<NextHop> nextHop_;
   std::vector<BranchTarget> branches_;
   TransactionHooks hooks_;
+  std::shared_ptr<RequestState> state_;
   const ReplyView* reply_ = nullptr;
   std::vector<ResumeFrame> resumeFrames_;
   RouteKind routeKind_ = RouteKind::kRequest;

@@ -95,6 +95,15 @@ class StepRegistry {
   std::vector<std::string> actionNames() const;
   std::vector<std::string> conditionNames() const;
 
+  // A variable a module sets in the request's state (request_state.h) and values read as ${NAME}:
+  // an exact name ("auth.user") or a family ending in ".*" ("dst.attr.*"). Refuses a malformed
+  // name, one already registered and one the core's own variables use (docs/routing.md).
+  Expected<void, std::string> addVariable(std::string name);
+  // Whether `name` is a registered variable or in a registered family.
+  bool hasVariable(std::string_view name) const;
+  // The registered names, families written as "dst.attr.NAME", for suggestions.
+  std::vector<std::string> variableNames() const;
+
   // Explains a step or condition name nobody registered, when the one who builds the registry
   // knows more than "unknown" (the daemon: "registrar.save belongs to the module registrar, which
   // the modules: section does not load"). Returns an empty string when it knows nothing.
@@ -109,6 +118,7 @@ class StepRegistry {
  private:
   std::vector<ActionSpec> actions_;
   std::vector<ConditionSpec> conditions_;
+  std::vector<std::string> variables_;
   UnknownStepExplainer explainUnknown_;
 };
 

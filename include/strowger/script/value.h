@@ -22,7 +22,10 @@ class Value {
   // Compiles `text`. `${name}` reads a field, `$$` is a literal `$`, any other `$` is itself. The
   // error names the unknown or unterminated variable and, when there is one, a likely intended
   // name; it fits after "KEY: ".
-  static Expected<Value, std::string> compile(std::string_view text);
+  // With `registry`, the variables modules registered there (StepRegistry::addVariable) are
+  // known too: they read the request's state (request_state.h).
+  static Expected<Value, std::string> compile(std::string_view text,
+                                              const class StepRegistry* registry = nullptr);
 
   // The variable names `${...}` accepts; `hdr.` and `ruri.param.` take a name after the dot.
   static std::span<const std::string_view> variableNames() noexcept;
