@@ -24,10 +24,9 @@ import time
 SKIP = 77
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# Free ports drawn below the ephemeral range (tests/support/ports/free_ports.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support", "ports"))
+from free_ports import free_port  # noqa: E402
 
 
 def udp_socket(port=0):

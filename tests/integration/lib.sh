@@ -1,25 +1,11 @@
 # Shared helpers of the integration tests: free ports, a daemon under test, bounded waits.
 # Sourced by the test scripts; every wait is bounded and everything started is stopped on exit.
 
-# Prints N distinct free ports on 127.0.0.1 (free for UDP and TCP at the time of asking).
+# Prints N distinct free ports on 127.0.0.1 (free for UDP and TCP at the time of asking), drawn
+# below the ephemeral range so that no other test's outgoing connection takes one meanwhile
+# (tests/support/ports/free_ports.py).
 free_ports() {
-  python3 - "$1" <<'PY'
-import socket, sys
-ports, socks = [], []
-while len(ports) < int(sys.argv[1]):
-    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    t.bind(("127.0.0.1", 0))
-    port = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", port))
-    except OSError:
-        t.close()
-        continue
-    socks += [t, u]
-    ports.append(port)
-print(" ".join(map(str, ports)))
-PY
+  python3 "$(dirname "${BASH_SOURCE[0]}")/../support/ports/free_ports.py" "$1"
 }
 
 # start_daemon BIN CONFIG LOG: starts strowger in the background and waits (10 s at most) for

@@ -38,19 +38,9 @@ class Failure(Exception):
 
 # --- helpers ---------------------------------------------------------------------------------
 
-def free_port():
-    """A port free for both UDP and TCP on 127.0.0.1."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-            u.bind(("127.0.0.1", 0))
-            port = u.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-                try:
-                    t.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-    raise Failure("no port free for both UDP and TCP")
+# Free ports drawn below the ephemeral range (tests/support/ports/free_ports.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support", "ports"))
+from free_ports import free_port  # noqa: E402
 
 
 def udp_socket():
