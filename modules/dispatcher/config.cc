@@ -22,8 +22,6 @@ constexpr std::array<std::string_view, 10> kAlgorithmNames = {
     "round_robin", "weighted",  "priority", "random",    "least_calls",
 };
 
-constexpr int kMaxWeight = 100;
-constexpr int kMaxPriority = 1000;
 constexpr int kMaxAttemptsLimit = 32;
 
 std::optional<int64_t> parseNumber(std::string_view text) {
@@ -33,19 +31,52 @@ std::optional<int64_t> parseNumber(std::string_view text) {
   return value;
 }
 
-bool validSetName(std::string_view name) {
-  if (name.empty()) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '-';
-  });
+// A table name as the SELECT names it: an unquoted identifier, or schema.identifier.
+bool validTableName(std::string_view name) {
+  auto identifier = [](std::string_view part) {
+    if (part.empty() || (part[0] >= '0' && part[0] <= '9')) return false;
+    return std::all_of(part.begin(), part.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    });
+  };
+  const std::size_t dot = name.find('.');
+  if (dot == std::string_view::npos) return identifier(name);
+  return identifier(name.substr(0, dot)) && identifier(name.substr(dot + 1));
 }
 
-bool validAttrName(std::string_view name) {
-  if (name.empty()) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-  });
+void readDatabase(module::ConfigureContext& context, const YAML::Node& node,
+                  DispatcherConfig& config, bool& ok) {
+  module::SectionReader reader(context, node, "database");
+  DatabaseSettings settings;
+  reader.require("conninfo");
+  const YAML::Node conninfo = reader.child("conninfo");
+  if (conninfo.IsDefined()) {
+    if (!conninfo.IsScalar() || conninfo.Scalar().empty()) {
+      context.error(conninfo, reader.keyPath("conninfo"),
+                    "expected a libpq connection string (\"host=/run/postgresql dbname=strowger\" "
+                    "or \"postgresql://...\"), got " +
+                        script::describeNode(conninfo));
+      ok = false;
+    } else {
+      settings.conninfo = conninfo.Scalar();
+    }
+  }
+  const YAML::Node table = reader.child("table");
+  if (table.IsDefined()) {
+    if (!table.IsScalar() || !validTableName(table.Scalar())) {
+      context.error(table, reader.keyPath("table"),
+                    "expected a table name (letters, digits and '_', optionally SCHEMA.TABLE), "
+                    "got " +
+                        script::describeNode(table));
+      ok = false;
+    } else {
+      settings.table = table.Scalar();
+    }
+  }
+  ok &= reader.integer("retry_interval", 1, 3600, settings.retryIntervalSeconds);
+  ok &= reader.integer("load_timeout", 1, 60, settings.loadTimeoutSeconds);
+  ok &= reader.finish();
+  config.database = std::move(settings);
 }
 
 // A list of codes, ranges and classes under `key`; leaves `out` alone when the key is absent.
@@ -195,9 +226,25 @@ void readSet(module::ConfigureContext& context, const YAML::Node& key, const YAM
       set.algorithm = *parsed;
     }
   }
-  reader.require("destinations");
+  const YAML::Node fromDatabase = reader.child("from_database");
+  if (fromDatabase.IsDefined()) {
+    if (!fromDatabase.IsScalar() ||
+        (fromDatabase.Scalar() != "true" && fromDatabase.Scalar() != "false")) {
+      context.error(fromDatabase, reader.keyPath("from_database"),
+                    "expected true or false, got " + script::describeNode(fromDatabase));
+      ok = false;
+    } else {
+      set.fromDatabase = fromDatabase.Scalar() == "true";
+    }
+  }
+  if (!set.fromDatabase) reader.require("destinations");
   const YAML::Node destinations = reader.child("destinations");
-  if (destinations.IsDefined()) {
+  if (set.fromDatabase && destinations.IsDefined()) {
+    context.error(destinations, reader.keyPath("destinations"),
+                  "a set with from_database: true takes its destinations from the database "
+                  "table; remove either destinations or from_database");
+    ok = false;
+  } else if (destinations.IsDefined()) {
     if (!destinations.IsSequence() || destinations.size() == 0) {
       context.error(
           destinations, reader.keyPath("destinations"),
@@ -215,6 +262,21 @@ void readSet(module::ConfigureContext& context, const YAML::Node& key, const YAM
 }
 
 }  // namespace
+
+bool validSetName(std::string_view name) {
+  if (name.empty()) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+  });
+}
+
+bool validAttrName(std::string_view name) {
+  if (name.empty()) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
 
 std::string_view algorithmName(Algorithm algorithm) noexcept {
   return kAlgorithmNames[static_cast<std::size_t>(algorithm)];
@@ -386,6 +448,8 @@ bool readConfig(module::ConfigureContext& context, DispatcherConfig& out) {
     ok &= failover.integer("max_attempts", 1, kMaxAttemptsLimit, config.failover.maxAttempts);
     ok &= failover.finish();
   }
+  const YAML::Node database = reader.child("database");
+  if (database.IsDefined()) readDatabase(context, database, config, ok);
   reader.require("sets");
   const YAML::Node sets = reader.child("sets");
   if (sets.IsDefined()) {
@@ -398,6 +462,18 @@ bool readConfig(module::ConfigureContext& context, DispatcherConfig& out) {
     } else {
       for (const auto& pair : sets)
         readSet(context, pair.first, pair.second, config, ok);
+      if (!config.database) {
+        for (const auto& pair : sets) {
+          const YAML::Node flag = pair.second.IsMap() ? pair.second["from_database"] : YAML::Node();
+          if (pair.first.IsScalar() && flag.IsDefined() && flag.IsScalar() &&
+              flag.Scalar() == "true") {
+            context.error(flag, "sets." + pair.first.Scalar() + ".from_database",
+                          "a set from the database needs a database section "
+                          "(database: {conninfo: \"...\", table: dispatcher})");
+            ok = false;
+          }
+        }
+      }
     }
   }
   const YAML::Node adminFile = reader.child("admin_file");
@@ -464,6 +540,7 @@ Expected<std::set<DestinationKey>, std::string> readAdminFile(const std::string&
       bool known = false;
       for (const SetConfig& set : sets) {
         if (set.name != key.first) continue;
+        known |= set.fromDatabase;
         for (const DestinationConfig& d : set.destinations)
           known |= d.uri == key.second;
       }

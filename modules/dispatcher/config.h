@@ -77,10 +77,30 @@ struct DestinationConfig {
 // and protocol from it. The error says what was expected.
 Expected<void, std::string> parseDestinationUri(std::string_view uri, DestinationConfig& out);
 
+// The limits of a destination's weight and priority, in the file and in the database.
+inline constexpr int kMaxWeight = 100;
+inline constexpr int kMaxPriority = 1000;
+
+// A set name: letters, digits, '_' and '-'. An attribute name: letters, digits and '_'.
+bool validSetName(std::string_view name);
+bool validAttrName(std::string_view name);
+
 struct SetConfig {
   std::string name;
   Algorithm algorithm = Algorithm::kRoundRobin;
+  // The destinations come from the database table's rows whose setid is the set's name (empty
+  // until the table has been read), not from the file.
+  bool fromDatabase = false;
   std::vector<DestinationConfig> destinations;
+};
+
+// Where the sets declared `from_database` get their destinations (docs/dispatcher.md).
+struct DatabaseSettings {
+  std::string conninfo;              // libpq key=value or URI
+  std::string table = "dispatcher";  // an identifier, or schema.identifier
+  int64_t retryIntervalSeconds = 5;  // while the table could not be read
+  int64_t loadTimeoutSeconds = 5;    // start waits this long for the first load; also the
+                                     // connect timeout
 };
 
 enum class ProbeMode : uint8_t { kAll, kInactive };
@@ -108,6 +128,7 @@ struct DispatcherConfig {
   ProbeSettings probe;
   FailoverSettings failover;
   std::vector<SetConfig> sets;
+  std::optional<DatabaseSettings> database;
   std::string adminFile;                   // as resolved against the configuration's directory
   std::set<DestinationKey> adminDisabled;  // read from adminFile
 
@@ -124,7 +145,8 @@ CodeSet defaultFailoverCodes();
 bool readConfig(module::ConfigureContext& context, DispatcherConfig& out);
 
 // Reads the admin state file (YAML: `disabled: ["SET URI", ...]`) and checks each entry names a
-// destination of `sets`.
+// destination of `sets` (for a set from the database, only that the set exists: its destinations
+// are not known before the table is read).
 Expected<std::set<DestinationKey>, std::string> readAdminFile(const std::string& path,
                                                               const std::vector<SetConfig>& sets);
 

@@ -1,7 +1,8 @@
 // The `dispatcher` module: load balancing over sets of gateways, their health checked with OPTIONS
 // probes and with the failures of real calls, and failover to the next destination from a failure
 // route (docs/dispatcher.md). The logic lives in the core library (config, selection, health,
-// runtime); this file wires it to the SDK: steps, the probe timer and the statistics.
+// runtime, db_source); this file wires it to the SDK: steps, the probe timer, the loader thread
+// that reads the sets stored in PostgreSQL, and the statistics.
 #include <spdlog/spdlog.h>
 
 #include <array>
@@ -13,6 +14,7 @@
 #include <thread>
 
 #include "config.h"
+#include "db_source.h"
 #include "health.h"
 #include "runtime.h"
 #include "selection.h"
@@ -175,22 +177,14 @@ class DispatcherModule final : public module::Module {
     return made;
   }
 
+  // The sets of the file go into service at once; those from the database keep the destinations
+  // of the last accepted load until the table has been read again (on the loader thread).
   void commit() override {
     std::lock_guard lock(controlMutex_);
-    const std::shared_ptr<const Service> previous = service();
-    auto sets = buildSnapshot(*pending_, previous ? previous->sets.get() : nullptr, nextId_);
-    auto next = settingsOf(*pending_);
-    if (host_ != nullptr) {
-      if (auto mapped = mapListeners(*sets); !mapped)
-        spdlog::warn("dispatcher: {}", mapped.error());
-    }
-    applyAdminState(*sets, *pending_, next->rules);
-    next->sets = std::move(sets);
-    {
-      std::lock_guard serviceLock(serviceMutex_);
-      service_ = std::move(next);
-    }
-    wake_.notify_all();  // new probe settings take effect now
+    active_ = pending_;
+    databaseConfigured_.store(active_->database.has_value(), std::memory_order_relaxed);
+    installLocked();
+    if (active_->database && host_ != nullptr) requestLoad();
   }
 
   Expected<void, std::string> start(module::Host& host) override {
@@ -204,6 +198,7 @@ class DispatcherModule final : public module::Module {
         if (auto mapped = mapListeners(sets); !mapped) return unexpected(mapped.error());
       }
     }
+    startLoader();
     host.claimResponses(std::string(kProbeBranchPrefix),
                         [this](const sip::Message& response, const transport::ReceivedMessage&) {
                           onProbeAnswer(response);
@@ -217,6 +212,12 @@ class DispatcherModule final : public module::Module {
   }
 
   void stop() override {
+    {
+      std::lock_guard lock(loaderMutex_);
+      loaderRunning_ = false;
+    }
+    loaderWake_.notify_all();
+    if (loader_.joinable()) loader_.join();
     {
       std::lock_guard lock(timerMutex_);
       if (!running_) return;
@@ -235,6 +236,13 @@ class DispatcherModule final : public module::Module {
     out.counter("probe_answers", counters_.probeAnswers.load());
     out.counter("probe_timeouts", counters_.probeTimeouts.load());
     out.counter("probe_send_errors", counters_.probeSendErrors.load());
+    if (databaseConfigured_.load(std::memory_order_relaxed)) {
+      out.text("db", dbUp_.load() ? "up" : "DOWN");
+      out.counter("db_loads", dbLoads_.load());
+      out.counter("db_failures", dbFailures_.load());
+      out.counter("db_rejected", dbRejected_.load());
+      out.counter("db_rows", dbRows_.load());
+    }
     constexpr std::array<std::string_view, 4> kShort = {"active", "probing", "inactive",
                                                         "disabled"};
     for (std::size_t from = 0; from < 4; ++from) {
@@ -325,6 +333,152 @@ class DispatcherModule final : public module::Module {
       }
     }
     return {};
+  }
+
+  // Puts the configuration in service (active_) with the database sets of the last accepted load:
+  // a new snapshot that keeps the state of every destination still there, swapped whole.
+  // controlMutex_ is held.
+  void installLocked() {
+    DispatcherConfig merged = *active_;
+    if (dbSets_) mergeDatabaseSets(merged, *dbSets_);
+    const std::shared_ptr<const Service> previous = service();
+    auto sets = buildSnapshot(merged, previous ? previous->sets.get() : nullptr, nextId_);
+    auto next = settingsOf(merged);
+    if (host_ != nullptr) {
+      if (auto mapped = mapListeners(*sets); !mapped)
+        spdlog::warn("dispatcher: {}", mapped.error());
+    }
+    applyAdminState(*sets, merged, next->rules);
+    next->sets = std::move(sets);
+    {
+      std::lock_guard serviceLock(serviceMutex_);
+      service_ = std::move(next);
+    }
+    wake_.notify_all();  // new probe settings take effect now
+  }
+
+  // --- the sets stored in PostgreSQL ---
+
+  enum class LoadOutcome : uint8_t { kNothingToLoad, kLoaded, kRejected, kDatabaseDown };
+
+  // Starts the loader thread and, with a database configured, waits (at most its load_timeout) for
+  // the first load, so that the first calls find the sets filled when the database is up.
+  void startLoader() {
+    std::shared_ptr<const DispatcherConfig> config;
+    {
+      std::lock_guard lock(controlMutex_);
+      config = active_;
+    }
+    {
+      std::lock_guard lock(loaderMutex_);
+      loaderRunning_ = true;
+    }
+    loader_ = std::thread([this] { loaderLoop(); });
+    if (!config || !config->database) return;
+    const auto timeout = std::chrono::seconds(config->database->loadTimeoutSeconds);
+    std::unique_lock lock(loaderMutex_);
+    const uint64_t before = loadsFinished_;
+    loadWanted_ = true;
+    loaderWake_.notify_all();
+    if (!loaderWake_.wait_for(lock, timeout, [&] { return loadsFinished_ != before; })) {
+      spdlog::warn(
+          "dispatcher: the database has not answered within {} s; the sets from table {} "
+          "start empty and fill when it does",
+          timeout.count(), config->database->table);
+    }
+  }
+
+  // Asks the loader thread for a load (a reload). controlMutex_ may be held.
+  void requestLoad() {
+    {
+      std::lock_guard lock(loaderMutex_);
+      loadWanted_ = true;
+    }
+    loaderWake_.notify_all();
+  }
+
+  // Loads when asked; while the database cannot be read, tries again every retry_interval until
+  // it can (a rejected table is not retried: the next reload reads it again).
+  void loaderLoop() {
+    std::unique_lock lock(loaderMutex_);
+    bool retrying = false;
+    std::chrono::seconds retryInterval{5};
+    while (true) {
+      auto woken = [this] { return !loaderRunning_ || loadWanted_; };
+      if (retrying) {
+        loaderWake_.wait_for(lock, retryInterval, woken);
+      } else {
+        loaderWake_.wait(lock, woken);
+      }
+      if (!loaderRunning_) return;
+      // A retry says nothing while the database stays down; a load someone asked for says why it
+      // failed, once.
+      const bool asked = loadWanted_;
+      loadWanted_ = false;
+      lock.unlock();
+      const LoadOutcome outcome = loadOnce(asked, retryInterval);
+      lock.lock();
+      retrying = outcome == LoadOutcome::kDatabaseDown;
+      ++loadsFinished_;
+      loaderWake_.notify_all();
+    }
+  }
+
+  // Reads the table, checks it whole, and puts it in service. Runs on the loader thread.
+  LoadOutcome loadOnce(bool warn, std::chrono::seconds& retryInterval) {
+    std::shared_ptr<const DispatcherConfig> config;
+    {
+      std::lock_guard lock(controlMutex_);
+      config = active_;
+    }
+    if (!config || !config->database) return LoadOutcome::kNothingToLoad;
+    const DatabaseSettings& database = *config->database;
+    retryInterval = std::chrono::seconds(database.retryIntervalSeconds);
+    auto rows = fetchRows(database, std::chrono::seconds(database.loadTimeoutSeconds));
+    if (!rows) {
+      dbFailures_.fetch_add(1, std::memory_order_relaxed);
+      const bool wasUp = dbUp_.exchange(false);
+      if (warn || wasUp) {
+        spdlog::warn(
+            "dispatcher: database DOWN: {}; the sets in service stay as they are; trying again "
+            "every {} s",
+            rows.error(), database.retryIntervalSeconds);
+      }
+      return LoadOutcome::kDatabaseDown;
+    }
+    if (!dbUp_.exchange(true) && dbFailures_.load() != 0) {
+      spdlog::info("dispatcher: database up again");
+    }
+    auto sets = setsFromRows(*rows, [this](const SocketSpec& socket) {
+      auto wanted = net::SocketAddress::parse(socket.host, socket.port);
+      for (const transport::Listener& l : host_->listeners()) {
+        if (wanted && l.protocol == socket.protocol && l.address == *wanted) return true;
+      }
+      return false;
+    });
+    if (!sets) {
+      dbRejected_.fetch_add(1, std::memory_order_relaxed);
+      spdlog::error("dispatcher: table {} refused: {}; the sets in service stay as they are",
+                    database.table, sets.error());
+      return LoadOutcome::kRejected;
+    }
+    std::string summary;
+    {
+      std::lock_guard lock(controlMutex_);
+      dbSets_ = std::make_shared<const DbSets>(std::move(sets.value()));
+      installLocked();
+      for (const SetConfig& set : active_->sets) {
+        if (!set.fromDatabase) continue;
+        const auto found = dbSets_->find(set.name);
+        const std::size_t n = found == dbSets_->end() ? 0 : found->second.size();
+        summary += (summary.empty() ? "" : ", ") + set.name + " " + std::to_string(n);
+      }
+    }
+    dbRows_.store(rows->size(), std::memory_order_relaxed);
+    dbLoads_.fetch_add(1, std::memory_order_relaxed);
+    spdlog::info("dispatcher: loaded {} rows from table {}; destinations by set: {}", rows->size(),
+                 database.table, summary.empty() ? std::string("(no set from_database)") : summary);
+    return LoadOutcome::kLoaded;
   }
 
   // The admin state file: the destinations it lists are disabled, the others enabled again.
@@ -434,7 +588,9 @@ class DispatcherModule final : public module::Module {
   }
 
   std::shared_ptr<DispatcherConfig> pending_;
-  std::mutex controlMutex_;  // configure/commit/start against each other
+  std::shared_ptr<const DispatcherConfig> active_;  // in service; controlMutex_
+  std::shared_ptr<const DbSets> dbSets_;            // the last accepted load; controlMutex_
+  std::mutex controlMutex_;  // configure/commit/start/the loader's swap against each other
   mutable std::mutex serviceMutex_;
   std::shared_ptr<const Service> service_;
   uint64_t nextId_ = 1;
@@ -444,6 +600,16 @@ class DispatcherModule final : public module::Module {
   std::condition_variable wake_;
   bool running_ = false;
   std::thread timer_;
+  // The loader thread: loadWanted_, loaderRunning_ and loadsFinished_ are under loaderMutex_.
+  std::mutex loaderMutex_;
+  std::condition_variable loaderWake_;
+  bool loadWanted_ = false;
+  bool loaderRunning_ = false;
+  uint64_t loadsFinished_ = 0;
+  std::thread loader_;
+  std::atomic<bool> databaseConfigured_{false};
+  std::atomic<bool> dbUp_{false};
+  std::atomic<uint64_t> dbLoads_{0}, dbFailures_{0}, dbRejected_{0}, dbRows_{0};
 };
 
 uint64_t randomDraw() {

@@ -218,7 +218,35 @@ INSTANTIATE_TEST_SUITE_P(
                 "from, alive_codes, failures_to_inactive, successes_to_active, probe_mode; did "
                 "you mean \"interval\"?"},
         BadCase{"NoSets", "dispatcher:\n  probe: { interval: 5 }\n",
-                "2:3: sets: missing; this key is required"}),
+                "2:3: sets: missing; this key is required"},
+        BadCase{"FromDatabaseWithoutDatabase",
+                "dispatcher:\n  sets:\n    gw: { from_database: true }\n",
+                "3:26: sets.gw.from_database: a set from the database needs a database section "
+                "(database: {conninfo: \"...\", table: dispatcher})"},
+        BadCase{"FromDatabaseWithDestinations",
+                "dispatcher:\n  database: { conninfo: \"dbname=x\" }\n  sets:\n"
+                "    gw:\n      from_database: true\n"
+                "      destinations: [ { uri: \"sip:10.0.0.1\" } ]\n",
+                "6:21: sets.gw.destinations: a set with from_database: true takes its "
+                "destinations from the database table; remove either destinations or "
+                "from_database"},
+        BadCase{"FromDatabaseNotBoolean",
+                "dispatcher:\n  database: { conninfo: \"dbname=x\" }\n  sets:\n"
+                "    gw: { from_database: yes please }\n",
+                "4:26: sets.gw.from_database: expected true or false, got \"yes please\""},
+        BadCase{"DatabaseWithoutConninfo",
+                "dispatcher:\n  database: { table: gateways }\n  sets:\n"
+                "    gw: { from_database: true }\n",
+                "2:13: database.conninfo: missing; this key is required"},
+        BadCase{"DatabaseBadTable",
+                "dispatcher:\n  database: { conninfo: \"dbname=x\", table: \"gw; drop\" }\n"
+                "  sets:\n    gw: { from_database: true }\n",
+                "2:44: database.table: expected a table name (letters, digits and '_', optionally "
+                "SCHEMA.TABLE), got \"gw; drop\""},
+        BadCase{"DatabaseRetryOutOfRange",
+                "dispatcher:\n  database: { conninfo: \"dbname=x\", retry_interval: 0 }\n"
+                "  sets:\n    gw: { from_database: true }\n",
+                "2:53: database.retry_interval: expected an integer from 1 to 3600, got \"0\""}),
     [](const ::testing::TestParamInfo<BadCase>& param) { return param.param.name; });
 
 class SelectParamsTest : public ::testing::Test {
@@ -278,6 +306,74 @@ TEST_F(SelectParamsTest, BadOptions) {
   EXPECT_NE(compile_.errors[1].find("unknown algorithm \"fastest\""), std::string::npos);
   EXPECT_NE(compile_.errors[2].find("missing \"set\""), std::string::npos);
   EXPECT_NE(compile_.errors[3].find("unknown key \"retries\""), std::string::npos);
+}
+
+TEST(DispatcherConfig, DatabaseSetsAreDeclaredInTheFile) {
+  TestConfigure context(R"(dispatcher:
+  database:
+    conninfo: "host=/run/postgresql dbname=strowger"
+    table: routing.dispatcher
+    retry_interval: 2
+    load_timeout: 3
+  sets:
+    gateways:
+      algorithm: hash_callid
+      from_database: true
+    local:
+      destinations: [ { uri: "sip:10.0.0.1" } ]
+)");
+  DispatcherConfig config;
+  ASSERT_TRUE(readConfig(context, config)) << joined(context.errors);
+  ASSERT_TRUE(config.database.has_value());
+  EXPECT_EQ(config.database->conninfo, "host=/run/postgresql dbname=strowger");
+  EXPECT_EQ(config.database->table, "routing.dispatcher");
+  EXPECT_EQ(config.database->retryIntervalSeconds, 2);
+  EXPECT_EQ(config.database->loadTimeoutSeconds, 3);
+  ASSERT_EQ(config.sets.size(), 2u);
+  EXPECT_TRUE(config.sets[0].fromDatabase);
+  EXPECT_EQ(config.sets[0].algorithm, Algorithm::kHashCallId);
+  EXPECT_TRUE(config.sets[0].destinations.empty());
+  EXPECT_FALSE(config.sets[1].fromDatabase);
+
+  // A step may name the database set: it is declared.
+  TestCompile compile;
+  const YAML::Node params = YAML::Load("gateways");
+  EXPECT_TRUE(readSelectParams(params, compile, config)) << joined(compile.errors);
+}
+
+TEST(DispatcherConfig, DatabaseDefaults) {
+  TestConfigure context(
+      "dispatcher:\n  database: { conninfo: \"dbname=x\" }\n  sets:\n"
+      "    gw: { from_database: true }\n");
+  DispatcherConfig config;
+  ASSERT_TRUE(readConfig(context, config)) << joined(context.errors);
+  ASSERT_TRUE(config.database.has_value());
+  EXPECT_EQ(config.database->table, "dispatcher");
+  EXPECT_EQ(config.database->retryIntervalSeconds, 5);
+  EXPECT_EQ(config.database->loadTimeoutSeconds, 5);
+}
+
+// A database set's destinations are not known before the table is read: the admin file may name
+// any URI of it; a set the file does not declare is still an error.
+TEST(DispatcherAdminFile, NamesDestinationsOfDatabaseSets) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                                    ("dispatcher-admin-db-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string yaml =
+      "dispatcher:\n  database: { conninfo: \"dbname=x\" }\n  sets:\n"
+      "    gw: { from_database: true }\n  admin_file: admin.yaml\n";
+  { std::ofstream(dir / "admin.yaml") << "disabled: [ \"gw sip:10.0.0.9\" ]\n"; }
+  TestConfigure context(yaml);
+  context.file_ = (dir / "strowger.yaml").string();
+  DispatcherConfig config;
+  ASSERT_TRUE(readConfig(context, config)) << joined(context.errors);
+  EXPECT_EQ(config.adminDisabled, (std::set<DestinationKey>{{"gw", "sip:10.0.0.9"}}));
+
+  { std::ofstream(dir / "admin.yaml") << "disabled: [ \"other sip:10.0.0.9\" ]\n"; }
+  TestConfigure wrong(yaml);
+  wrong.file_ = context.file_;
+  EXPECT_FALSE(readConfig(wrong, config));
+  std::filesystem::remove_all(dir);
 }
 
 TEST(DispatcherAdminFile, ListsDisabledDestinations) {
