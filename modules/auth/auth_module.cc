@@ -1,6 +1,7 @@
 // The `auth` module: digest authentication of requests (RFC 3261 §22, RFC 7616, RFC 8760) against
-// a users list, a users file, or both; trusted source address ranges that need none; and bans of
-// sources (and users) that fail too often, logged in a fixed format for fail2ban (docs/auth.md).
+// a users list, a users file, a PostgreSQL subscriber table, or any of them together; trusted
+// source address ranges that need none (from the configuration and a table); and bans of sources
+// (and users) that fail too often, logged in a fixed format for fail2ban (docs/auth.md).
 //
 // The digest and nonce computations, the ban tracker, the users table, credentials parsing and
 // the address ranges are in their own files (the core library, unit-tested without the daemon);
@@ -31,6 +32,7 @@
 #include "strowger/script/request_state.h"
 #include "strowger/script/value.h"
 #include "strowger/sip/header_id.h"
+#include "subscriber_db.h"
 #include "users.h"
 
 namespace strowger::auth {
@@ -39,6 +41,9 @@ namespace {
 // Nonces whose counts are tracked at once, and keys (sources, users) the ban tracker follows.
 constexpr size_t kNonceCountCapacity = 1 << 16;
 constexpr size_t kBanCapacity = 1 << 16;
+// How long start() waits for the first database load before going on with the configuration's
+// users alone (the load goes on in the background).
+constexpr std::chrono::seconds kFirstLoadWait{5};
 
 constexpr std::string_view kUserVariable = "auth.user";
 constexpr std::string_view kRealmVariable = "auth.realm";
@@ -55,6 +60,7 @@ struct Settings {
   BanAction banAction = BanAction::kReject;
   bool banPerUser = true;
   bool randomSecret = false;
+  DatabaseSettings database;
 };
 
 struct Counters {
@@ -179,22 +185,37 @@ class CheckFromStep final : public script::Action {
   std::string reason_;
 };
 
-// `auth.trusted: NAME` (or a list of names): the source address is in one of the named lists.
+// `auth.trusted: NAME` (or a list of names): the source address is in one of the named lists,
+// as the configuration gives them or as the database's trusted table adds to them now.
 class TrustedCondition final : public script::Condition {
  public:
-  TrustedCondition(std::vector<std::shared_ptr<const CidrList>> lists, std::string names)
-      : lists_(std::move(lists)), names_(std::move(names)) {}
+  TrustedCondition(std::vector<std::shared_ptr<const CidrList>> lists,
+                   std::vector<std::string> names, const SubscriberDatabase& database)
+      : lists_(std::move(lists)), names_(std::move(names)), database_(database) {}
   bool test(script::MessageContext& ctx) const override {
+    const net::SocketAddress& source = ctx.received().source;
     for (const auto& list : lists_) {
-      if (list->contains(ctx.received().source)) return true;
+      if (list->contains(source)) return true;
+    }
+    const std::shared_ptr<const DatabaseSnapshot> snapshot = database_.snapshot();
+    if (snapshot->trusted.empty()) return false;
+    for (const std::string& name : names_) {
+      auto it = snapshot->trusted.find(name);
+      if (it != snapshot->trusted.end() && it->second.contains(source)) return true;
     }
     return false;
   }
-  std::string describe() const override { return "auth.trusted " + names_; }
+  std::string describe() const override {
+    std::string text = "auth.trusted ";
+    for (size_t i = 0; i < names_.size(); ++i)
+      text += (i == 0 ? "" : ", ") + names_[i];
+    return text;
+  }
 
  private:
   std::vector<std::shared_ptr<const CidrList>> lists_;
-  std::string names_;
+  std::vector<std::string> names_;
+  const SubscriberDatabase& database_;
 };
 
 class AuthModule final : public module::Module {
@@ -218,12 +239,22 @@ class AuthModule final : public module::Module {
           "auth: no secret configured; nonces are signed with a random key of this process, so "
           "they do not survive a restart and other nodes do not accept them");
     }
-    spdlog::info("auth: {} users, {} trusted lists, nonce lifetime {} s", pending_->users->size(),
-                 pending_->trusted.size(), pending_->nonces->lifetimeSeconds());
+    spdlog::info("auth: {} users, {} trusted lists, nonce lifetime {} s{}", pending_->users->size(),
+                 pending_->trusted.size(), pending_->nonces->lifetimeSeconds(),
+                 pending_->database.enabled() ? ", users and lists from the database too" : "");
     active_.store(pending_, std::memory_order_release);
+    // A reload reads the database again too (and with new settings, if they changed).
+    database_.configure(pending_->database);
   }
 
-  Expected<void, std::string> start(module::Host&) override { return {}; }
+  Expected<void, std::string> start(module::Host&) override {
+    // Without the database in time the daemon still starts, with the configuration's users; the
+    // loader has logged why and keeps trying.
+    database_.start(kFirstLoadWait);
+    return {};
+  }
+
+  void stop() override { database_.stop(); }
 
   void statistics(module::StatsWriter& out) const override {
     const std::shared_ptr<const Settings> settings = active_.load(std::memory_order_acquire);
@@ -239,10 +270,18 @@ class AuthModule final : public module::Module {
     out.counter("banned_rejected", counters_.bannedRejected.load());
     out.counter("users", settings ? settings->users->size() : 0);
     out.counter("trusted_lists", settings ? settings->trusted.size() : 0);
+    const DatabaseStats db = database_.stats();
+    if (db.configured) {
+      out.text("db", db.up ? "up" : "DOWN");
+      out.counter("db_users", db.users);
+      out.counter("db_loads", db.loads);
+      out.counter("db_failures", db.failures);
+    }
   }
 
   BanTracker& bans() { return bans_; }
   NonceCounts& nonceCounts() { return nonceCounts_; }
+  const SubscriberDatabase& database() const { return database_; }
   Counters& counters() { return counters_; }
   const std::string& dummyHa1(DigestHash hash) const {
     return dummyHa1_[static_cast<size_t>(hash)];
@@ -259,6 +298,8 @@ class AuthModule final : public module::Module {
   NonceCounts nonceCounts_;
   Counters counters_;
   std::array<std::string, 2> dummyHa1_;
+  // Outlives every configuration: steps of any of them read its newest snapshot.
+  SubscriberDatabase database_;
   std::shared_ptr<const Settings> pending_;
   std::atomic<std::shared_ptr<const Settings>> active_;
 };
@@ -371,6 +412,30 @@ bool AuthModule::configure(module::ConfigureContext& context) {
     }
   }
 
+  if (const YAML::Node database = reader.child("database");
+      database.IsDefined() && !database.IsNull()) {
+    module::SectionReader db(context, database, "database");
+    if (db.string("conninfo", next->database.conninfo) && database.IsMap() &&
+        next->database.conninfo.empty()) {
+      context.error(database, "database.conninfo",
+                    "missing; expected a libpq connection string (\"host=/run/postgresql "
+                    "dbname=strowger\")");
+      ok = false;
+    }
+    for (auto [key, target] : {std::pair<const char*, std::string*>{"table", &next->database.table},
+                               {"trusted_table", &next->database.trustedTable}}) {
+      const YAML::Node node = valueOf(database, key);
+      if (!db.string(key, *target) || !node.IsDefined() || target->empty()) continue;
+      if (std::string error; !isTableName(*target, &error)) {
+        context.error(node, std::string("database.") + key, error);
+        ok = false;
+      }
+    }
+    if (next->database.table.empty()) next->database.table = "subscriber";
+    db.integer("refresh", 0, 86400, next->database.refreshSeconds);
+    ok = db.finish() && ok;
+  }
+
   {
     module::SectionReader ban(context, reader.child("ban"), "ban");
     ban.integer("threshold", 0, 1'000'000, next->ban.threshold);
@@ -430,9 +495,8 @@ bool AuthModule::configure(module::ConfigureContext& context) {
   trustedSpec.name = "auth.trusted";
   trustedSpec.usage = "LIST_NAME or [LIST_NAME, ...] (the lists of auth's trusted:)";
   trustedSpec.routeKinds = script::RouteKind::kRequest;
-  trustedSpec.factory =
-      [compiled](const YAML::Node& params,
-                 script::CompileContext& compile) -> std::unique_ptr<const script::Condition> {
+  trustedSpec.factory = [compiled, this](const YAML::Node& params, script::CompileContext& compile)
+      -> std::unique_ptr<const script::Condition> {
     std::vector<YAML::Node> names;
     if (params.IsScalar() && !params.Scalar().empty()) {
       names.push_back(params);
@@ -444,7 +508,7 @@ bool AuthModule::configure(module::ConfigureContext& context) {
       return nullptr;
     }
     std::vector<std::shared_ptr<const CidrList>> lists;
-    std::string described;
+    std::vector<std::string> listNames;
     for (const YAML::Node& name : names) {
       auto it = name.IsScalar() ? compiled->trusted.find(name.Scalar()) : compiled->trusted.end();
       if (it == compiled->trusted.end()) {
@@ -452,15 +516,23 @@ bool AuthModule::configure(module::ConfigureContext& context) {
         for (const auto& [listName, list] : compiled->trusted) {
           known += (known.empty() ? "" : ", ") + listName;
         }
+        // A list the database fills is declared too, so that a misspelt name is caught here.
+        const std::string hint =
+            compiled->database.trustedTable.empty()
+                ? std::string()
+                : " (a list of the database's " + compiled->database.trustedTable +
+                      " table is declared there too, maybe empty: " +
+                      (name.IsScalar() ? name.Scalar() : std::string("NAME")) + ": [])";
         compile.error(name, "unknown trusted list " + script::describeNode(name) + "; " +
                                 (known.empty() ? std::string("modules.auth.trusted defines none")
-                                               : "modules.auth.trusted defines " + known));
+                                               : "modules.auth.trusted defines " + known) +
+                                hint);
         return nullptr;
       }
       lists.push_back(it->second);
-      described += (described.empty() ? "" : ", ") + it->first;
+      listNames.push_back(it->first);
     }
-    return std::make_unique<TrustedCondition>(std::move(lists), std::move(described));
+    return std::make_unique<TrustedCondition>(std::move(lists), std::move(listNames), database_);
   };
 
   script::StepRegistry& steps = context.steps();
@@ -717,7 +789,13 @@ void RequireStep::run(script::MessageContext& ctx) const {
   // An unknown user is checked against a dummy HA1: the same work and the same answer as a
   // wrong password.
   const DigestHash hash = hashOf(*algorithm);
+  // The configuration's users first: on a clash its record wins, as a whole.
   const UserRecord* user = settings.users->find(c.username, realm);
+  std::shared_ptr<const DatabaseSnapshot> database;  // keeps `user` alive when it is from there
+  if (user == nullptr) {
+    database = module_.database().snapshot();
+    user = database->users.find(c.username, realm);
+  }
   const bool known = user != nullptr && !user->ha1For(hash).empty();
   const std::string& ha1Hex = known ? user->ha1For(hash) : module_.dummyHa1(hash);
   const std::string expected =
