@@ -19,16 +19,28 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b) noexcept {
   return true;
 }
 
+// The digests, fetched from OpenSSL's provider once. EVP_md5() and EVP_sha256() would do, but
+// OpenSSL 3 then fetches the implementation again at every EVP_DigestInit_ex: a lock and a
+// lookup per hash, most of the cost of hashing a short string.
 const EVP_MD* evpMd(DigestAlgorithm algorithm) noexcept {
+  static EVP_MD* const md5 = EVP_MD_fetch(nullptr, "MD5", nullptr);
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
   switch (algorithm) {
     case DigestAlgorithm::kMd5:
     case DigestAlgorithm::kMd5Sess:
-      return EVP_md5();
+      return md5 != nullptr ? md5 : EVP_md5();
     case DigestAlgorithm::kSha256:
     case DigestAlgorithm::kSha256Sess:
-      return EVP_sha256();
+      return sha256 != nullptr ? sha256 : EVP_sha256();
   }
   return nullptr;
+}
+
+// One hashing context per thread, reset by each EVP_DigestInit_ex2: no allocation per hash.
+EVP_MD_CTX* threadContext() noexcept {
+  thread_local const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
+                                                                                 &EVP_MD_CTX_free);
+  return ctx.get();
 }
 
 std::string toLowerHex(const unsigned char* bytes, size_t size) {
@@ -45,17 +57,17 @@ std::string toLowerHex(const unsigned char* bytes, size_t size) {
 // a temporary string. Empty on any OpenSSL failure.
 std::string hashJoined(DigestAlgorithm algorithm, std::initializer_list<std::string_view> parts) {
   const EVP_MD* md = evpMd(algorithm);
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-  if (md == nullptr || !ctx || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1) return {};
+  EVP_MD_CTX* ctx = threadContext();
+  if (md == nullptr || ctx == nullptr || EVP_DigestInit_ex2(ctx, md, nullptr) != 1) return {};
   bool first = true;
   for (std::string_view part : parts) {
-    if (!first && EVP_DigestUpdate(ctx.get(), ":", 1) != 1) return {};
-    if (EVP_DigestUpdate(ctx.get(), part.data(), part.size()) != 1) return {};
+    if (!first && EVP_DigestUpdate(ctx, ":", 1) != 1) return {};
+    if (EVP_DigestUpdate(ctx, part.data(), part.size()) != 1) return {};
     first = false;
   }
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int size = 0;
-  if (EVP_DigestFinal_ex(ctx.get(), digest.data(), &size) != 1) return {};
+  if (EVP_DigestFinal_ex(ctx, digest.data(), &size) != 1) return {};
   return toLowerHex(digest.data(), size);
 }
 

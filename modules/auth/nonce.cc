@@ -2,7 +2,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -75,20 +74,78 @@ std::optional<Raw> decode(std::string_view text) noexcept {
   return raw;
 }
 
-bool sign(std::string_view secret, const Raw& raw, unsigned char* mac) noexcept {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> full{};
-  unsigned int size = 0;
-  // OpenSSL gives a null key a meaning of its own; an empty secret must stay an (empty) key.
-  static constexpr unsigned char kEmpty = 0;
-  const void* key = secret.empty() ? static_cast<const void*>(&kEmpty) : secret.data();
-  if (HMAC(EVP_sha256(), key, static_cast<int>(secret.size()), raw.data(), kSignedBytes,
-           full.data(), &size) == nullptr ||
-      size < kMacBytes) {
-    return false;
-  }
-  std::copy_n(full.begin(), kMacBytes, mac);
-  return true;
+using DigestContext = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;
+
+const EVP_MD* sha256() noexcept {
+  // Fetched once: EVP_sha256() makes OpenSSL 3 fetch it again at every init.
+  static EVP_MD* const fetched = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
+  return fetched != nullptr ? fetched : EVP_sha256();
 }
+
+// The calling thread's working context, reused for every nonce: no allocation per signature.
+EVP_MD_CTX* threadContext() noexcept {
+  thread_local const DigestContext ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  return ctx.get();
+}
+
+}  // namespace
+
+// HMAC-SHA256 (RFC 2104) with the key's two padded blocks hashed once, when the factory is made:
+// each signature then copies a state and hashes 16 bytes and 32 bytes. OpenSSL's one-shot HMAC()
+// sets up a MAC object and fetches its digest at every call, several times the work.
+struct NonceFactory::Key {
+  DigestContext inner{EVP_MD_CTX_new(), &EVP_MD_CTX_free};  // after H(K ^ ipad)
+  DigestContext outer{EVP_MD_CTX_new(), &EVP_MD_CTX_free};  // after H(K ^ opad)
+  bool ok = false;
+
+  explicit Key(std::string_view secret) {
+    static constexpr size_t kBlock = 64;  // SHA-256's block size
+    std::array<unsigned char, kBlock> block{};
+    const EVP_MD* md = sha256();
+    if (!inner || !outer || md == nullptr) return;
+    if (secret.size() > kBlock) {
+      unsigned int size = 0;
+      if (EVP_Digest(secret.data(), secret.size(), block.data(), &size, md, nullptr) != 1) return;
+    } else {
+      std::copy(secret.begin(), secret.end(), block.begin());
+    }
+    std::array<unsigned char, kBlock> pad{};
+    for (size_t i = 0; i < kBlock; ++i)
+      pad[i] = block[i] ^ 0x36;
+    if (EVP_DigestInit_ex2(inner.get(), md, nullptr) != 1 ||
+        EVP_DigestUpdate(inner.get(), pad.data(), kBlock) != 1) {
+      return;
+    }
+    for (size_t i = 0; i < kBlock; ++i)
+      pad[i] = block[i] ^ 0x5c;
+    if (EVP_DigestInit_ex2(outer.get(), md, nullptr) != 1 ||
+        EVP_DigestUpdate(outer.get(), pad.data(), kBlock) != 1) {
+      return;
+    }
+    OPENSSL_cleanse(block.data(), block.size());
+    OPENSSL_cleanse(pad.data(), pad.size());
+    ok = true;
+  }
+
+  // The first kMacBytes of HMAC-SHA256(secret, the first kSignedBytes of `raw`).
+  bool sign(const Raw& raw, unsigned char* mac) const noexcept {
+    EVP_MD_CTX* ctx = threadContext();
+    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+    unsigned int size = 0;
+    if (!ok || ctx == nullptr || EVP_MD_CTX_copy_ex(ctx, inner.get()) != 1 ||
+        EVP_DigestUpdate(ctx, raw.data(), kSignedBytes) != 1 ||
+        EVP_DigestFinal_ex(ctx, digest.data(), &size) != 1 ||
+        EVP_MD_CTX_copy_ex(ctx, outer.get()) != 1 ||
+        EVP_DigestUpdate(ctx, digest.data(), size) != 1 ||
+        EVP_DigestFinal_ex(ctx, digest.data(), &size) != 1 || size < kMacBytes) {
+      return false;
+    }
+    std::copy_n(digest.begin(), kMacBytes, mac);
+    return true;
+  }
+};
+
+namespace {
 
 int64_t timestampOf(const Raw& raw) noexcept {
   uint64_t value = 0;
@@ -100,7 +157,9 @@ int64_t timestampOf(const Raw& raw) noexcept {
 }  // namespace
 
 NonceFactory::NonceFactory(std::string secret, int64_t lifetimeSeconds)
-    : secret_(std::move(secret)), lifetimeSeconds_(lifetimeSeconds) {}
+    : key_(std::make_shared<const Key>(secret)), lifetimeSeconds_(lifetimeSeconds) {
+  OPENSSL_cleanse(secret.data(), secret.size());
+}
 
 std::string NonceFactory::make(int64_t now) const {
   Raw raw{};
@@ -109,7 +168,7 @@ std::string NonceFactory::make(int64_t now) const {
     raw[i] = static_cast<unsigned char>(issued >> (8 * (kTimestampBytes - 1 - i)));
   }
   if (RAND_bytes(raw.data() + kTimestampBytes, static_cast<int>(kRandomBytes)) != 1) return {};
-  if (!sign(secret_, raw, raw.data() + kSignedBytes)) return {};
+  if (!key_->sign(raw, raw.data() + kSignedBytes)) return {};
   return encode(raw);
 }
 
@@ -117,7 +176,7 @@ NonceCheck NonceFactory::check(std::string_view nonce, int64_t now) const {
   const std::optional<Raw> raw = decode(nonce);
   if (!raw) return NonceCheck::kInvalid;
   std::array<unsigned char, kMacBytes> mac{};
-  if (!sign(secret_, *raw, mac.data())) return NonceCheck::kInvalid;
+  if (!key_->sign(*raw, mac.data())) return NonceCheck::kInvalid;
   if (CRYPTO_memcmp(mac.data(), raw->data() + kSignedBytes, kMacBytes) != 0) {
     return NonceCheck::kInvalid;
   }

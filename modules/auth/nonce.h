@@ -50,7 +50,8 @@ class NonceFactory {
   int64_t lifetimeSeconds() const { return lifetimeSeconds_; }
 
  private:
-  std::string secret_;
+  struct Key;  // the secret as HMAC-SHA256 pad states (nonce.cc)
+  std::shared_ptr<const Key> key_;
   int64_t lifetimeSeconds_;
 };
 

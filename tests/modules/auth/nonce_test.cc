@@ -2,6 +2,8 @@
 #include "nonce.h"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <atomic>
 #include <set>
@@ -28,6 +30,41 @@ TEST(NonceFactoryTest, RoundTripIsValid) {
   EXPECT_EQ(NonceFactory::issuedAt(nonce), kNow);
   // Another node with the same secret accepts it.
   EXPECT_EQ(NonceFactory(kSecret, kLifetime).check(nonce, kNow + 1), NonceCheck::kValid);
+}
+
+// The nonce's bytes, decoded from base64url without padding.
+std::vector<unsigned char> nonceBytes(const std::string& nonce) {
+  static const std::string alphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::vector<unsigned char> out;
+  uint32_t bits = 0;
+  int pending = 0;
+  for (char c : nonce) {
+    bits = (bits << 6) | static_cast<uint32_t>(alphabet.find(c));
+    pending += 6;
+    if (pending >= 8) {
+      pending -= 8;
+      out.push_back(static_cast<unsigned char>((bits >> pending) & 0xff));
+    }
+  }
+  return out;
+}
+
+// Nodes of different versions share nonces: the MAC is standard HMAC-SHA256 truncated to 16
+// bytes, whatever way it is computed, for short keys and for keys longer than SHA-256's block.
+TEST(NonceFactoryTest, TheMacIsHmacSha256OfTheTimeAndRandomBytes) {
+  for (const std::string& secret :
+       {std::string("0123456789abcdef"), std::string(100, 'k'), std::string(64, 'z')}) {
+    NonceFactory factory(secret, 300);
+    const std::vector<unsigned char> raw = nonceBytes(factory.make(kNow));
+    ASSERT_EQ(raw.size(), 32u);
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    ASSERT_NE(HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()), raw.data(), 16,
+                   mac, &size),
+              nullptr);
+    EXPECT_TRUE(std::equal(raw.begin() + 16, raw.end(), mac)) << "secret of " << secret.size();
+  }
 }
 
 TEST(NonceFactoryTest, NoncesAreUnique) {
