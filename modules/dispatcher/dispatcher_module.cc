@@ -191,7 +191,7 @@ class DispatcherModule final : public module::Module {
     {
       std::lock_guard lock(controlMutex_);
       host_ = &host;
-      std::shared_ptr<const Service> current = service();
+      std::shared_ptr<const Service> current = inService();
       if (current) {
         // The snapshot is not yet shared with a worker: its listeners are filled in place.
         auto& sets = const_cast<Snapshot&>(*current->sets);
@@ -253,7 +253,7 @@ class DispatcherModule final : public module::Module {
         }
       }
     }
-    std::shared_ptr<const Service> current = service();
+    std::shared_ptr<const Service> current = inService();
     if (!current) return;
     for (const SetRuntime& set : current->sets->sets) {
       for (const DestinationEntry& d : set.destinations) {
@@ -267,7 +267,7 @@ class DispatcherModule final : public module::Module {
     }
   }
 
-  std::shared_ptr<const Service> service() const {
+  std::shared_ptr<const Service> inService() const {
     std::lock_guard lock(serviceMutex_);
     return service_;
   }
@@ -341,7 +341,7 @@ class DispatcherModule final : public module::Module {
   void installLocked() {
     DispatcherConfig merged = *active_;
     if (dbSets_) mergeDatabaseSets(merged, *dbSets_);
-    const std::shared_ptr<const Service> previous = service();
+    const std::shared_ptr<const Service> previous = inService();
     auto sets = buildSnapshot(merged, previous ? previous->sets.get() : nullptr, nextId_);
     auto next = settingsOf(merged);
     if (host_ != nullptr) {
@@ -507,7 +507,7 @@ class DispatcherModule final : public module::Module {
 
   // Fails the probes that have waited too long and sends the ones that are due.
   void probeRound(Clock::time_point now) {
-    std::shared_ptr<const Service> current = service();
+    std::shared_ptr<const Service> current = inService();
     if (!current || current->probe.intervalSeconds <= 0) return;
     const auto interval = std::chrono::milliseconds(current->probe.intervalSeconds * 1000);
     const auto timeout = std::chrono::milliseconds(current->probe.timeoutSeconds * 1000);
@@ -574,7 +574,7 @@ class DispatcherModule final : public module::Module {
     const uint16_t code = response.statusCode();
     if (!probe || code < 200) return;
     counters_.probeAnswers.fetch_add(1, std::memory_order_relaxed);
-    std::shared_ptr<const Service> current = service();
+    std::shared_ptr<const Service> current = inService();
     if (!current) return;
     for (const SetRuntime& set : current->sets->sets) {
       for (const DestinationEntry& d : set.destinations) {
@@ -655,7 +655,7 @@ std::string hashSubject(Algorithm algorithm, const script::MessageContext& ctx) 
 }
 
 void SelectStep::run(script::MessageContext& ctx) const {
-  std::shared_ptr<const Service> service = module_.service();
+  std::shared_ptr<const Service> service = module_.inService();
   if (!service) service = unstarted_;
   const SetRuntime* set = service ? service->sets->find(params_.set) : nullptr;
   if (set == nullptr) {
@@ -710,7 +710,7 @@ bool tryNext(DispatcherModule& module, script::MessageContext& ctx) {
   Attempt* attempt = state ? state->attached<Attempt>(kStateKey) : nullptr;
   const script::ReplyView* reply = ctx.reply();
   if (attempt == nullptr || reply == nullptr) return false;
-  std::shared_ptr<const Service> service = module.service();
+  std::shared_ptr<const Service> service = module.inService();
   if (!service) return false;
   const bool noAnswer = reply->message == nullptr;
   if (!noAnswer && !service->failover.codes.contains(reply->code)) return false;
