@@ -30,6 +30,8 @@ packages+=(
 packages+=(
   sip-tester postgresql postgresql-client xz-utils procps iproute2 python3
 )
+# A real SIP phone (run headless) and the SIP attack tools, against the auth module.
+packages+=(baresip-core sipvicious)
 # Other SIP parsers, only for the parser comparison benchmark.
 bench_packages=(libsofia-sip-ua-dev libosip2-dev)
 

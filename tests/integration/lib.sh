@@ -12,6 +12,7 @@ free_ports() {
 # its ready line. Sets DAEMON_PID.
 start_daemon() {
   local bin=$1 config=$2 log=$3
+  : >"$log"  # the background job opens it later than the first grep may run
   "$bin" -c "$config" >"$log" 2>&1 &
   DAEMON_PID=$!
   for _ in $(seq 1 100); do
