@@ -63,7 +63,9 @@ ParsedCredentials parseDigestCredentials(std::string_view headerValue) {
   }
   if (!result.ok()) return result;
   for (size_t i = 0; i < 5; ++i) {  // username, realm, nonce, uri, response
-    if (!seen[i]) {
+    // Present but empty is missing too, the realm aside (a realm may be ""): nothing can be
+    // checked against an empty username, nonce, uri or response.
+    if (!seen[i] || (i != 1 && known[i].second->empty())) {
       result.problem = CredentialsProblem::kMissingField;
       result.detail = std::string(known[i].first);
       return result;

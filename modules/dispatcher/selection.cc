@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <numeric>
 
+#include "strowger/sip/header_id.h"
+#include "strowger/sip/headers.h"
+
 namespace strowger::dispatcher {
 namespace {
 
@@ -93,47 +96,11 @@ uint64_t hashKey(std::string_view key) noexcept {
 }
 
 std::string_view digestUsername(std::string_view authorization) noexcept {
-  constexpr std::string_view kScheme = "Digest";
-  std::size_t start = authorization.find_first_not_of(" \t");
-  if (start == std::string_view::npos) return {};
-  authorization.remove_prefix(start);
-  if (authorization.size() < kScheme.size()) return {};
-  for (std::size_t i = 0; i < kScheme.size(); ++i) {
-    if ((authorization[i] | 0x20) != (kScheme[i] | 0x20)) return {};
-  }
-  std::string_view rest = authorization.substr(kScheme.size());
-  while (!rest.empty()) {
-    const std::size_t nameStart = rest.find_first_not_of(" \t,");
-    if (nameStart == std::string_view::npos) return {};
-    rest.remove_prefix(nameStart);
-    const std::size_t equals = rest.find('=');
-    if (equals == std::string_view::npos) return {};
-    std::string_view name = rest.substr(0, equals);
-    while (!name.empty() && (name.back() == ' ' || name.back() == '\t'))
-      name.remove_suffix(1);
-    rest.remove_prefix(equals + 1);
-    while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t'))
-      rest.remove_prefix(1);
-    std::string_view value;
-    if (!rest.empty() && rest.front() == '"') {
-      const std::size_t close = rest.find('"', 1);
-      if (close == std::string_view::npos) return {};
-      value = rest.substr(1, close - 1);
-      rest.remove_prefix(close + 1);
-    } else {
-      const std::size_t end = rest.find(',');
-      value = rest.substr(0, end);
-      while (!value.empty() && (value.back() == ' ' || value.back() == '\t'))
-        value.remove_suffix(1);
-      rest = end == std::string_view::npos ? std::string_view() : rest.substr(end);
-    }
-    bool isUsername = name.size() == 8;
-    for (std::size_t i = 0; isUsername && i < 8; ++i) {
-      isUsername = (name[i] | 0x20) == "username"[i];
-    }
-    if (isUsername) return value;
-  }
-  return {};
+  // The core's auth-param parser, which the auth module reads credentials with too: both modules
+  // agree on who the user is, malformed headers included (those give no user).
+  auto credentials = sip::parseCredentials(authorization);
+  if (!credentials || !sip::equalsIgnoreCase(credentials->scheme, "Digest")) return {};
+  return credentials->username;
 }
 
 }  // namespace strowger::dispatcher

@@ -47,6 +47,17 @@ TEST(CredentialsTest, MissingFieldsAreNamed) {
   const auto noUser = parseDigestCredentials(R"(Digest realm="r")");
   EXPECT_EQ(noUser.problem, CredentialsProblem::kMissingField);
   EXPECT_EQ(noUser.detail, "username");
+  // Empty is missing, but for the realm.
+  const auto emptyResponse = parseDigestCredentials(
+      R"(Digest username="a", realm="r", nonce="n", uri="sip:x", response=)");
+  EXPECT_EQ(emptyResponse.problem, CredentialsProblem::kMissingField);
+  EXPECT_EQ(emptyResponse.detail, "response");
+  const auto emptyUser = parseDigestCredentials(
+      R"(Digest username="", realm="r", nonce="n", uri="sip:x", response="0")");
+  EXPECT_EQ(emptyUser.detail, "username");
+  EXPECT_TRUE(parseDigestCredentials(
+                  R"(Digest username="a", realm="", nonce="n", uri="sip:x", response="0")")
+                  .ok());
 }
 
 TEST(CredentialsTest, DuplicatesAndOtherSchemes) {
