@@ -6,6 +6,7 @@
 // The digest and nonce computations, the ban tracker, the users table, credentials parsing and
 // the address ranges are in their own files (the core library, unit-tested without the daemon);
 // this file reads the settings and applies them to requests.
+#include <malloc.h>
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
@@ -373,6 +374,10 @@ bool AuthModule::configure(module::ConfigureContext& context) {
         context.error(usersFileNode, "users_file", error);
       ok = false;
     }
+    // The file's YAML tree (several times the size of the table it yields) has been freed, but
+    // glibc keeps freed memory of the control thread's arena: give it back, or a 20 000-user
+    // file leaves the daemon 60 MB larger for good.
+    ::malloc_trim(0);
   }
   next->users = users;
 
