@@ -102,6 +102,36 @@ for file in "$config_dir/strowger.yaml" "$config_dir"/examples/*.yaml; do
   pass "--check-config accepts $file"
 done
 
+# Every whole configuration in the modules' documentation (a ```yaml block with a modules: or
+# server: section and routes:) loads; one without a server: section gets a listener first. A
+# users_file it names is an empty one beside it.
+docs_dir="$config_dir/../docs"
+mkdir -p "$work/docs"
+printf 'users: []\n' >"$work/docs/users.yaml"
+checked=0
+for doc in "$docs_dir"/{auth,dispatcher,location,registrar,modules}.md; do
+  while IFS= read -r -d '' block; do
+    checked=$((checked + 1))
+    example="$work/docs/$(basename "$doc" .md)-$checked.yaml"
+    if [[ $block != server:* ]]; then
+      printf 'server:\n  listen: [ "udp:127.0.0.1:5999" ]\n' >"$example"
+    else
+      : >"$example"
+    fi
+    printf '%s' "$block" >>"$example"
+    out=$(run_bounded 10 "$strowger" --check-config "$example" 2>&1) ||
+      fail "the example #$checked of $(basename "$doc") does not load: $out"
+  done < <(python3 - "$doc" <<'PY'
+import re, sys
+for block in re.findall(r"```yaml\n(.*?)```", open(sys.argv[1]).read(), re.S):
+    if block.startswith(("modules:", "server:")) and "\nroutes:" in block:
+        sys.stdout.write(block + "\0")
+PY
+  )
+done
+((checked >= 5)) || fail "only $checked whole configurations found in the modules' documentation"
+pass "--check-config accepts the $checked whole configurations of the modules' documentation"
+
 write_broken_config
 status=0
 out=$(run_bounded 10 "$strowger" --check-config "$work/strowger.yaml" 2>&1) || status=$?
