@@ -69,6 +69,28 @@ bool isRouteName(std::string_view name) {
 constexpr std::size_t kMaxRegexBytes = 4096;
 constexpr int kMaxRegexNesting = 32;
 constexpr std::size_t kMaxCompiledNodes = 50000;
+constexpr unsigned kMaxRegexRepeat = 1000;
+
+// Whether the counts of a `{n}`, `{n,}` or `{n,m}` that starts at `at` (after the brace) are all
+// at most kMaxRegexRepeat. Text that is not a count (a literal brace) passes.
+bool repeatCountBounded(std::string_view pattern, std::size_t at) {
+  unsigned value = 0;
+  bool inNumber = false;
+  for (; at < pattern.size(); ++at) {
+    const char c = pattern[at];
+    if (c >= '0' && c <= '9') {
+      value =
+          inNumber ? value * 10 + static_cast<unsigned>(c - '0') : static_cast<unsigned>(c - '0');
+      inNumber = true;
+      if (value > kMaxRegexRepeat) return false;
+    } else if (c == ',') {
+      inNumber = false;
+    } else {
+      return true;  // '}' ends the count; anything else means the brace is not a quantifier
+    }
+  }
+  return true;
+}
 
 class Compiler final : public CompileContext {
  public:
@@ -125,13 +147,25 @@ class Compiler final : public CompileContext {
     }
     int depth = 0;
     int deepest = 0;
+    bool inClass = false;
     for (std::size_t i = 0; i < pattern.size(); ++i) {
-      if (pattern[i] == '\\') {
+      const char c = pattern[i];
+      if (c == '\\') {
         ++i;
-      } else if (pattern[i] == '(') {
+      } else if (inClass) {
+        inClass = c != ']';
+      } else if (c == '[') {
+        inClass = true;
+      } else if (c == '(') {
         deepest = std::max(deepest, ++depth);
-      } else if (pattern[i] == ')') {
+      } else if (c == ')') {
         --depth;
+      } else if (c == '{' && !repeatCountBounded(pattern, i + 1)) {
+        // libstdc++ reads a repeat count into a long without checking for overflow (undefined
+        // behaviour), and copies the repeated part once per count: bound it here.
+        error(node, "regular expression repeats more than " + std::to_string(kMaxRegexRepeat) +
+                        " times (a {n,m} count above " + std::to_string(kMaxRegexRepeat) + ")");
+        return std::nullopt;
       }
     }
     if (deepest > kMaxRegexNesting) {

@@ -203,6 +203,25 @@ TEST(ScriptCompilerErrors, RegexTooDeepOrTooLong) {
                         "\" } }\n      then: [ drop ]\n"));
 }
 
+// libstdc++ reads a repeat count without checking for overflow (undefined behaviour, found by
+// fuzz_routes_compiler) and copies the repeated part once per count: counts above 1000 are
+// refused before std::regex sees them. Escaped braces, and braces inside a class, are no counts.
+TEST(ScriptCompilerErrors, RegexRepeatCountsAreBounded) {
+  auto withRegex = [](const std::string& regex) {
+    return "routes:\n  request:\n    - if: { ruri.user: { regex: '" + regex +
+           "' } }\n      then: [ drop ]\n";
+  };
+  for (const char* huge :
+       {"^[0-9]{6,1499999999999999999999}$", "a{1001}", "a{2,99999}", "(ab){0,1001}"}) {
+    EXPECT_THAT(errorsOf(withRegex(huge)),
+                ElementsAre(HasSubstr("regular expression repeats more than 1000 times")))
+        << huge;
+  }
+  for (const char* fine : {"^\\+[1-9][0-9]{6,14}$", "a{1000}", "x[{]99999", "\\{123456\\}"}) {
+    EXPECT_TRUE(compileOk(withRegex(fine))) << fine;
+  }
+}
+
 // Each level of aliases doubles what they stand for: 30 levels would be a billion steps. The
 // compiler stops at its bound with one error instead of exhausting memory.
 TEST(ScriptCompilerErrors, AliasesCannotBlowUpTheScript) {
